@@ -1,0 +1,11 @@
+"""Pulumi entry point: parse the stack's settings, build the service, export outputs."""
+
+import os
+import sys
+
+# Pulumi runs this file directly; make the `kiln` package beside it importable.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from kiln.program import build, load_settings  # noqa: E402
+
+build(load_settings())

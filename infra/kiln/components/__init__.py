@@ -1,0 +1,1 @@
+"""ComponentResources: pure wiring from settings to AWS resources."""
