@@ -15,10 +15,10 @@ import json
 import logging
 import runpy
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pulumi
 from google.protobuf import json_format
@@ -35,8 +35,12 @@ log = logging.getLogger(__name__)
 ACCOUNT = "123456789012"
 # Pulumi's wire-format markers for secret and unknown values.
 SIG_KEY = "4dabf18193072939515e22adb298388d"
-SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"  # noqa: S105 (a marker, not a secret)
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+
+
+AZ_LOOKUP = "aws:index/getAvailabilityZones:getAvailabilityZones"
+REGISTRY_LOOKUP = "docker:index/getRegistryImage:getRegistryImage"
 
 
 class CaptureError(RuntimeError):
@@ -64,6 +68,7 @@ class Capture:
     stack: str
     resources: tuple[CapturedResource, ...]
     outputs: dict[str, Any]
+    invokes: tuple[tuple[str, dict[str, Any]], ...] = ()
 
     def by_type(self, type_: str) -> list[CapturedResource]:
         return [r for r in self.resources if r.type == type_]
@@ -96,7 +101,7 @@ def _short(text: str, size: int = 17) -> str:
 class _Mocks(mocks_mod.Mocks):
     """Stand-in provider: deterministic ids and the computed outputs the program reads."""
 
-    ID_PREFIX = {
+    ID_PREFIX: ClassVar[dict[str, str]] = {
         "aws:ec2/vpc:Vpc": "vpc-", "aws:ec2/subnet:Subnet": "subnet-",
         "aws:ec2/internetGateway:InternetGateway": "igw-",
         "aws:ec2/routeTable:RouteTable": "rtb-", "aws:ec2/securityGroup:SecurityGroup": "sg-",
@@ -108,13 +113,16 @@ class _Mocks(mocks_mod.Mocks):
 
     def __init__(self, region: str) -> None:
         self.region = region
+        self.invokes: list[tuple[str, dict[str, Any]]] = []
 
     def call(self, args: Any) -> tuple[dict[str, Any], list[Any]]:
-        if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+        self.invokes.append((args.token, dict(args.args)))
+        token = str(args.token)
+        if token == AZ_LOOKUP:
             names = [f"{self.region}{letter}" for letter in "abcdef"]
             return {"names": names, "zoneIds": [f"z{_short(n, 6)}" for n in names],
                     "id": self.region}, []
-        if args.token == "docker:index/getRegistryImage:getRegistryImage":
+        if token == REGISTRY_LOOKUP:
             # The real digest comes from the registry at deploy time; offline, a stable
             # stand-in derived from the reference keeps plans reproducible.
             name = args.args.get("name", "")
@@ -204,13 +212,22 @@ def engine_config(config: Mapping[str, Any]) -> dict[str, str]:
 
 def run_program(main: Path, project: str, stack: str, config: Mapping[str, Any]) -> Capture:
     """Execute ``main/__main__.py`` for ``stack`` under mocks and return what it registered."""
+    program = str(main / "__main__.py")
+    return run(lambda: runpy.run_path(program, run_name="__main__"), project, stack, config)
+
+
+def run(body: Callable[[], Any], project: str, stack: str,
+        config: Mapping[str, Any]) -> Capture:
+    """Run ``body`` as a Pulumi program (inside a root stack) under the recording monitor."""
     # Each run gets a fresh context: the SDK keeps its root resource and config there.
-    return contextvars.Context().run(_run_program, main, project, stack, dict(config))
+    return contextvars.Context().run(_run, body, project, stack, dict(config))
 
 
-def _run_program(main: Path, project: str, stack: str, config: dict[str, Any]) -> Capture:
+def _run(body: Callable[[], Any], project: str, stack: str,
+         config: dict[str, Any]) -> Capture:
     region = str(config.get("aws:region") or "us-east-1")
-    monitor = _RecordingMonitor(_Mocks(region))
+    mocks = _Mocks(region)
+    monitor = _RecordingMonitor(mocks)
     runtime_settings.reset_options(project=project, stack=stack)
     pulumi.runtime.set_all_config(engine_config(config), [])
     runtime_settings.configure(mocks_mod.MockSettings(
@@ -218,15 +235,14 @@ def _run_program(main: Path, project: str, stack: str, config: dict[str, Any]) -
         monitor_features=set(monitor.GetDeploymentInfo(None).supportedFeatures),
         engine=mocks_mod.MockEngine(logging.getLogger("kiln.capture.engine")),
         project=project, stack=stack, dry_run=False, organization="organization",
-        callbacks=None, root_directory=str(main.parent)))
-    program = main / "__main__.py"
+        callbacks=None, root_directory=None))
     try:
-        _sync_await(run_in_stack(lambda: runpy.run_path(str(program), run_name="__main__")))
+        _sync_await(run_in_stack(body))
     except pulumi.RunError as error:
         raise CaptureError(str(error)) from None
     except Exception as error:  # the program's own failure, reported on one line
-        raise CaptureError(f"the program failed for stack {stack!r}: "
-                           f"{type(error).__name__}: {error}".splitlines()[0]) from error
+        message = f"{type(error).__name__}: {error}".splitlines()[0]
+        raise CaptureError(f"the program failed for stack {stack!r}: {message}") from error
     registered = monitor.get_registered_resources()
     resources = []
     for urn, request, response in monitor.requests:
@@ -242,7 +258,7 @@ def _run_program(main: Path, project: str, stack: str, config: dict[str, Any]) -
             id=response.id,
             outputs=dict(reg.state) if reg is not None else {}))
     return Capture(project=project, stack=stack, resources=tuple(resources),
-                   outputs=monitor.stack_outputs)
+                   outputs=monitor.stack_outputs, invokes=tuple(mocks.invokes))
 
 
 def capture(stack: str, project: stackfiles.Project | None = None) -> Capture:

@@ -10,6 +10,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
@@ -102,7 +103,7 @@ def demo_cmd(as_json: JsonFlag = False) -> None:
     from kiln import stackfiles
 
     project = guarded(stackfiles.load_project)
-    plans = [guarded(lambda s=stack: _plan(s)) for stack in project.stacks()]
+    plans = [guarded(partial(_plan, stack)) for stack in project.stacks()]
     if as_json:
         print(json.dumps([p.to_json() for p in plans], indent=2, sort_keys=True))
         return
@@ -115,10 +116,12 @@ def _describe(keys: dict[str, Any]) -> str:
     parts = []
     for name, value in keys.items():
         if isinstance(value, dict):
-            value = ", ".join(f"{k}={v}" for k, v in value.items())
+            shown = ", ".join(f"{k}={v}" for k, v in value.items())
         elif isinstance(value, list):
-            value = ", ".join(str(v) for v in value) or "none"
-        parts.append(f"{name}={value}")
+            shown = ", ".join(str(v) for v in value) or "none"
+        else:
+            shown = str(value)
+        parts.append(f"{name}={shown}")
     return "  ".join(parts)
 
 
@@ -158,7 +161,7 @@ def render_plan(result: Any) -> None:
 
 def short_type(token: str) -> str:
     """``aws:ec2/launchTemplate:LaunchTemplate`` → ``aws:ec2:LaunchTemplate`` (as Pulumi shows)."""
-    package, module, member = (token.split(":") + ["", ""])[:3]
+    package, module, member = [*token.split(":"), "", ""][:3]
     return f"{package}:{module.split('/')[0]}:{member}" if member else token
 
 

@@ -191,7 +191,7 @@ def build(capture: Capture) -> Plan:
                             {k: v for k, v in keys.items() if v is not None})
         items.append(item)
         by_urn[res.urn] = item
-    roots = []
+    roots: list[PlanResource] = []
     for item in items:
         parent = by_urn.get(item.parent)
         (parent.children if parent else roots).append(item)

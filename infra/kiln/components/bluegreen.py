@@ -8,6 +8,7 @@ failed deploy never moves traffic.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -26,8 +27,8 @@ TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 class BlueGreenArgs:
     settings: StackSettings
     vpc_id: pulumi.Input[str]
-    public_subnet_ids: list[pulumi.Input[str]]
-    private_subnet_ids: list[pulumi.Input[str]]
+    public_subnet_ids: Sequence[pulumi.Input[str]]
+    private_subnet_ids: Sequence[pulumi.Input[str]]
     instance_profile_arn: pulumi.Input[str]
     container: pulumi.Input[str | None] = None
 

@@ -7,6 +7,7 @@ never patched or refreshed in place.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -29,7 +30,7 @@ class FleetArgs:
     release: Release
     capacity: ColourCapacity
     vpc_id: pulumi.Input[str]
-    subnet_ids: list[pulumi.Input[str]]
+    subnet_ids: Sequence[pulumi.Input[str]]
     security_group_id: pulumi.Input[str]
     instance_profile_arn: pulumi.Input[str]
     tags: dict[str, str]
@@ -45,8 +46,8 @@ def release_tags(args: FleetArgs) -> dict[str, pulumi.Input[str]]:
         naming.TAG_SIGNATURE: args.release.signature,
     }
     if args.container is not None:
-        tags[naming.TAG_CONTAINER] = pulumi.Output.from_input(args.container).apply(
-            lambda ref: ref or "none")
+        container: pulumi.Output[str | None] = pulumi.Output.from_input(args.container)
+        tags[naming.TAG_CONTAINER] = container.apply(lambda ref: ref or "none")
     return tags
 
 

@@ -8,12 +8,14 @@ at boot, so there is no NAT gateway to pay for and no egress path for patches.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import pulumi
 import pulumi_aws as aws
 
 from kiln import naming
-from kiln.settings import ExistingVpc, Network as NetworkSettings
+from kiln.settings import ExistingVpc
+from kiln.settings import Network as NetworkSettings
 from kiln.topology import subnet_cidrs
 
 
@@ -21,6 +23,10 @@ from kiln.topology import subnet_cidrs
 class NetworkArgs:
     network: NetworkSettings
     tags: dict[str, str]
+
+
+def _pick(index: int, names: list[str]) -> str:
+    return names[index]
 
 
 class Network(pulumi.ComponentResource):
@@ -66,7 +72,7 @@ class Network(pulumi.ComponentResource):
         self.public_subnet_ids = []
         self.private_subnet_ids = []
         for index in range(net.az_count):
-            zone = zones.names.apply(lambda names, i=index: names[i])
+            zone = zones.names.apply(partial(_pick, index))
             for role, cidrs, table, ids in (
                     (naming.ROLE_PUBLIC, public_cidrs, public_rt, self.public_subnet_ids),
                     (naming.ROLE_PRIVATE, private_cidrs, private_rt, self.private_subnet_ids)):
