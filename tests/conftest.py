@@ -52,3 +52,40 @@ def project_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     (root / "infra").symlink_to(ROOT / "infra")
     monkeypatch.setenv("KILN_PROJECT_DIR", str(root))
     yield root
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """A moto server on 127.0.0.1 (random port) as the AWS API for the whole session.
+
+    Sets ``AWS_ENDPOINT_URL`` and test credentials so every boto3 client — in this process
+    and in subprocesses such as packer or ``kiln`` — talks to it.
+    """
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_ENDPOINT_URL", endpoint)
+        patch.setenv("AWS_ACCESS_KEY_ID", "testing")
+        patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        patch.setenv("AWS_SESSION_TOKEN", "testing")
+        patch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+        patch.delenv("AWS_PROFILE", raising=False)
+        try:
+            yield endpoint
+        finally:
+            server.stop()
+
+
+@pytest.fixture
+def aws(moto_server: str) -> str:
+    """The moto endpoint, emptied before the test so tests do not see each other's state."""
+    import urllib.request
+
+    request = urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (loopback)
+        assert response.status == 200
+    return moto_server

@@ -1,0 +1,1 @@
+"""Every boto3 call kiln makes lives in this package."""

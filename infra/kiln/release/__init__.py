@@ -1,0 +1,1 @@
+"""Pure release core: artifact records, signatures, the ledger — no AWS, no Pulumi."""
