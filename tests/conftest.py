@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -63,6 +64,8 @@ def moto_server() -> Iterator[str]:
     """
     from moto.server import ThreadedMotoServer
 
+    # One line per request is noise in a failing test's output.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -86,6 +89,6 @@ def aws(moto_server: str) -> str:
     import urllib.request
 
     request = urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (loopback)
+    with urllib.request.urlopen(request, timeout=10) as response:
         assert response.status == 200
     return moto_server

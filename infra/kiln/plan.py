@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kiln import naming
-from kiln.capture import Capture, CapturedResource, plain
+from kiln.capture import Capture, CapturedResource
 from kiln.settings import COLOURS
+from kiln.wire import plain
 
 LB = "aws:lb/loadBalancer:LoadBalancer"
 LISTENER = "aws:lb/listener:Listener"

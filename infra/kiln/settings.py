@@ -36,16 +36,21 @@ INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*[0-9][a-z0-9-]*\.[a-z0-9]+$")
 HEALTH_PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@/%-]*$")
 REGION = re.compile(r"^[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d$")
 CERT_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$")
+CIDR_TEXT = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}/[0-9]{1,2}")
 KEY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,255}$")
-# registry/path[:tag] or registry/path@sha256:<64 hex>; the registry part needs a dot or a port.
+# registry/path:tag or registry/path@sha256:<64 hex> (a tag or digest is required, never an
+# implicit "latest"); the registry part needs a dot or a port.
 CONTAINER_REF = re.compile(
     r"^(?P<repository>[a-z0-9.-]+(?:\.[a-z0-9-]+|:\d+)(?:/[a-z0-9._-]+)+)"
     r"(?:(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9._-]{0,127}))|(?:@(?P<digest>sha256:[0-9a-f]{64})))$"
 )
 
+INTEGER = re.compile(r"-?[0-9]+")
+
 AZ_COUNT_RANGE = (2, 6)
 VPC_PREFIX_RANGE = (16, 24)
-MAX_SUBNET_PREFIX = 28
+# An ALB needs a /27 or larger in each of its subnets.
+MAX_SUBNET_PREFIX = 27
 
 
 class SettingsError(ValueError):
@@ -227,20 +232,17 @@ class _Obj:
 
 
 def _int(value: Any, where: str, low: int, high: int, what: str = "an integer") -> int:
-    if isinstance(value, bool) or not isinstance(value, int | str):
+    if isinstance(value, bool) or not (
+            isinstance(value, int) or (isinstance(value, str) and INTEGER.fullmatch(value))):
         raise SettingsError(where, f"{_show(value)} is not allowed; expected {what} {low}–{high}")
-    try:
-        number = int(value)
-    except ValueError:
-        raise SettingsError(where, f"{_show(value)} is not allowed; expected {what} "
-                            f"{low}–{high}") from None
+    number = int(value)
     if not low <= number <= high:
         raise SettingsError(where, f"{number} is not allowed; expected {what} {low}–{high}")
     return number
 
 
 def _match(value: Any, pattern: re.Pattern[str], where: str, what: str) -> str:
-    if not isinstance(value, str) or not pattern.match(value):
+    if not isinstance(value, str) or not pattern.fullmatch(value):
         raise SettingsError(where, f"{_show(value)} is not allowed; expected {what}")
     return value
 
@@ -306,8 +308,9 @@ def _id_list(value: Any, where: str, pattern: re.Pattern[str], what: str) -> tup
     for index, item in enumerate(value):
         _match(item, pattern, f"{where}[{index}]", f"a {what} id such as "
                f"{what}-0123456789abcdef0")
-    if len(set(value)) != len(value):
-        raise SettingsError(where, "lists the same subnet twice")
+    repeated = _repeated(value)
+    if repeated:
+        raise SettingsError(where, f"lists {repeated!r} twice")
     return tuple(value)
 
 
@@ -320,36 +323,51 @@ def _parse_network(value: Any) -> Network:
                           obj.key("publicSubnetIds"), SUBNET_ID, "subnet")
         private = _id_list(obj.require("privateSubnetIds", "the instances' subnet ids"),
                            obj.key("privateSubnetIds"), SUBNET_ID, "subnet")
-        if set(public) & set(private):
+        shared = sorted(set(public) & set(private))
+        if shared:
             raise SettingsError(obj.key("privateSubnetIds"),
-                                "shares subnets with publicSubnetIds; instances belong in "
-                                "private subnets only")
+                                f"{shared[0]!r} is also in publicSubnetIds; instances belong "
+                                "in private subnets only")
         return ExistingVpc(vpc, public, private)
     obj = _Obj(value, ("network",), NEW_VPC_KEYS + EXISTING_VPC_KEYS)
     cidr_text = obj.require("cidr", "the new VPC's IPv4 CIDR, e.g. 10.0.0.0/16 (or give "
                             "vpcId and subnet ids)")
     where = obj.key("cidr")
-    try:
-        cidr = ipaddress.IPv4Network(cidr_text, strict=False) if isinstance(cidr_text, str) \
-            else None
-    except ValueError:
-        cidr = None
-    if cidr is None:
-        raise SettingsError(where, f"{_show(cidr_text)} is not allowed; expected an IPv4 "
-                            "CIDR such as 10.0.0.0/16")
-    if str(cidr) != cidr_text:
-        raise SettingsError(where, f"{cidr_text!r} has host bits set; did you mean "
-                            f"{str(cidr)!r}?")
-    low, high = VPC_PREFIX_RANGE
-    if not low <= cidr.prefixlen <= high:
-        raise SettingsError(where, f"{cidr_text!r} is not allowed; expected a prefix "
-                            f"length /{low}–/{high}")
+    cidr = _cidr(cidr_text, where)
     az_count = _int(obj.get("azCount", DEFAULTS["network"]["azCount"]), obj.key("azCount"),
                     *AZ_COUNT_RANGE, "an availability-zone count")
     if subnet_prefix(cidr.prefixlen, az_count) > MAX_SUBNET_PREFIX:
         raise SettingsError(where, f"{cidr_text!r} is too small for {az_count} public and "
                             f"{az_count} private subnets (each at most /{MAX_SUBNET_PREFIX})")
     return NewVpc(cidr_text, az_count)
+
+
+def _cidr(text: Any, where: str) -> ipaddress.IPv4Network:
+    """An IPv4 network written exactly as ``a.b.c.d/nn`` with a prefix in range."""
+    expected = "expected an IPv4 CIDR such as 10.0.0.0/16"
+    if not isinstance(text, str) or not CIDR_TEXT.fullmatch(text):
+        raise SettingsError(where, f"{_show(text)} is not allowed; {expected}")
+    try:
+        interface = ipaddress.IPv4Interface(text)
+    except ValueError:
+        raise SettingsError(where, f"{text!r} is not allowed; {expected}") from None
+    low, high = VPC_PREFIX_RANGE
+    if not low <= interface.network.prefixlen <= high:
+        raise SettingsError(where, f"{text!r} is not allowed; expected a prefix length "
+                            f"/{low}–/{high}")
+    if interface.ip != interface.network.network_address:
+        raise SettingsError(where, f"{text!r} has host bits set; did you mean "
+                            f"{str(interface.network)!r}?")
+    return interface.network
+
+
+def _repeated(values: Sequence[Any]) -> Any:
+    seen: set[Any] = set()
+    for value in values:
+        if value in seen:
+            return value
+        seen.add(value)
+    return None
 
 
 def subnet_prefix(vpc_prefix: int, az_count: int) -> int:
@@ -394,8 +412,9 @@ def _parse_trusted_keys(value: Any) -> tuple[TrustedKey, ...]:
             raise SettingsError(obj.key("publicKey"), f"{_show(public)} is not allowed; "
                                 "expected a PEM public key (-----BEGIN PUBLIC KEY-----)")
         keys.append(TrustedKey(kid, ktype, public))
-    if len({k.id for k in keys}) != len(keys):
-        raise SettingsError(key("trustedKeys"), "lists the same key id twice")
+    repeated = _repeated([k.id for k in keys])
+    if repeated:
+        raise SettingsError(key("trustedKeys"), f"lists key id {repeated!r} twice")
     return tuple(keys)
 
 
@@ -406,8 +425,9 @@ def _parse_environments(value: Any) -> tuple[str, ...]:
                             "list of stacks, e.g. [dev, staging, prod]")
     for index, item in enumerate(value):
         _match(item, STACK_NAME, f"{where}[{index}]", "a stack name")
-    if len(set(value)) != len(value):
-        raise SettingsError(where, "lists the same stack twice")
+    repeated = _repeated(value)
+    if repeated:
+        raise SettingsError(where, f"lists stack {repeated!r} twice")
     return tuple(value)
 
 

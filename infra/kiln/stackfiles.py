@@ -121,7 +121,7 @@ def load_project(root: Path | None = None) -> Project:
 
 
 def check_stack_name(project: Project, stack: str) -> None:
-    if not settings_mod.STACK_NAME.match(stack or ""):
+    if not settings_mod.STACK_NAME.fullmatch(stack or ""):
         raise StackFileError(f"{stack!r} is not a stack name (letters, digits, '_', '.', '-')")
     if not project.stack_file(stack).is_file():
         known = ", ".join(project.stacks()) or "none"

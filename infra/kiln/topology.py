@@ -24,7 +24,7 @@ def weights(live: str, traffic: int) -> dict[str, int]:
     """Listener weights: ``traffic`` percent to the live colour, the rest to the idle one."""
     if live not in COLOURS:
         raise ValueError(f"unknown colour {live!r}")
-    if not 1 <= traffic <= 100:
+    if isinstance(traffic, bool) or not 1 <= traffic <= 100:
         raise ValueError(f"traffic {traffic} outside 1–100")
     return {c: traffic if c == live else 100 - traffic for c in COLOURS}
 

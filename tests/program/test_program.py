@@ -10,6 +10,7 @@ import pytest
 from kiln import capture, outputs, stackfiles
 from kiln.settings import COLOURS
 from kiln.topology import subnet_cidrs, weights
+from kiln.wire import plain
 
 ROOT = Path(__file__).resolve().parents[2]
 STACKS = sorted(p.name.split(".")[1] for p in (ROOT / "stacks").glob("Pulumi.*.yaml"))
@@ -62,7 +63,7 @@ def test_program_registers_the_expected_resources(run):
 
 def test_program_exports_its_outputs(run):
     settings, cap = run
-    out = capture.plain(cap.outputs)
+    out = plain(cap.outputs)
     expected = set(outputs.ALL) - (set() if settings.service.container
                                    else {outputs.CONTAINER_IMAGE})
     assert set(out) == expected

@@ -24,7 +24,7 @@ class RegistryArgs:
 
 def pin(reference: str, digest: str) -> str:
     """``repo:tag`` + ``sha256:…`` → ``repo@sha256:…``."""
-    match = CONTAINER_REF.match(reference)
+    match = CONTAINER_REF.fullmatch(reference)
     if match is None:
         raise ValueError(f"not a container reference: {reference!r}")
     return f"{match['repository']}@{digest}"
@@ -52,7 +52,7 @@ class Registry(pulumi.ComponentResource):
     def _resolve(self, container: str | None) -> pulumi.Input[str | None]:
         if container is None:
             return None
-        match = CONTAINER_REF.match(container)
+        match = CONTAINER_REF.fullmatch(container)
         if match is None or match["digest"]:
             return container
         found = docker.get_registry_image_output(
