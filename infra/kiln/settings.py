@@ -126,6 +126,9 @@ class StackSettings:
     trusted_keys: tuple[TrustedKey, ...] = ()
     certificate_arn: str | None = None
     environments: tuple[str, ...] = DEFAULT_ENVIRONMENTS
+    # False right after a deploy or rollback: the idle colour keeps full size (the rollback
+    # window) until `kiln retire` brings it to its standby mode.
+    retired: bool = True
 
     @property
     def idle(self) -> Colour:
@@ -153,6 +156,7 @@ TOP_LEVEL: dict[str, bool] = {
     "trustedKeys": False,
     "certificateArn": False,
     "environments": False,
+    "retired": False,
 }
 SERVICE_KEYS = ("name", "port", "healthPath", "instanceType", "capacity", "minHealthy",
                 "rootVolumeGb", "container")
@@ -164,6 +168,7 @@ TRUSTED_KEY_KEYS = ("id", "type", "publicKey")
 OBJECT_KEYS = frozenset({"service", "network", "blue", "green"})
 ARRAY_KEYS = frozenset({"trustedKeys", "environments"})
 INTEGER_KEYS = frozenset({"traffic"})
+BOOLEAN_KEYS = frozenset({"retired"})
 
 DEFAULTS: dict[str, Any] = {
     "network": {"cidr": "10.0.0.0/16", "azCount": 2},
@@ -173,6 +178,7 @@ DEFAULTS: dict[str, Any] = {
     "trustedKeys": [],
     "certificateArn": "",
     "environments": list(DEFAULT_ENVIRONMENTS),
+    "retired": True,
 }
 SERVICE_DEFAULTS: dict[str, Any] = {
     "port": 8080,
@@ -254,6 +260,14 @@ def _choice(value: Any, allowed: Sequence[str], where: str) -> str:
         raise SettingsError(where, f"{_show(value)} is not allowed; expected one of "
                             f"{', '.join(allowed)}{tail}")
     return cast(str, value)
+
+
+def _bool(value: Any, where: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if value in ("true", "false"):
+        return value == "true"
+    raise SettingsError(where, f"{_show(value)} is not allowed; expected true or false")
 
 
 def _parse_capacity(value: Any) -> Capacity:
@@ -477,6 +491,7 @@ def parse(config: Mapping[str, Any], stack: str) -> StackSettings:
         trusted_keys=_parse_trusted_keys(value_of("trustedKeys")),
         certificate_arn=certificate,
         environments=_parse_environments(value_of("environments")),
+        retired=_bool(value_of("retired"), key("retired")),
     )
     return settings
 
@@ -528,6 +543,7 @@ def to_config(settings: StackSettings) -> dict[str, Any]:
         key("environments"): list(settings.environments),
         key("trustedKeys"): [{"id": k.id, "type": k.type, "publicKey": k.public_key}
                              for k in settings.trusted_keys],
+        key("retired"): settings.retired,
     }
     for colour in COLOURS:
         rel = settings.release(colour)

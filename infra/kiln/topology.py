@@ -44,12 +44,13 @@ def colour_capacity(settings: StackSettings, colour: str) -> ColourCapacity:
     """Live colour at full size; the idle one per standby mode (hot, warm, cold).
 
     During a canary (traffic < 100) the idle colour still serves requests, so it keeps full
-    size and must be healthy before the listener changes, whatever the standby mode.
+    size and must be healthy before the listener changes, whatever the standby mode. Until
+    it is retired (the rollback window after a deploy or rollback) it also keeps full size.
     """
     cap: Capacity = settings.service.capacity
     need = settings.service.min_healthy
     serving = colour == settings.live or settings.traffic < 100
-    if serving or settings.standby == "hot":
+    if serving or settings.standby == "hot" or not settings.retired:
         return ColourCapacity(cap.min, cap.desired, cap.max, None, need if serving else None)
     if settings.standby == "warm":
         # Stopped, pre-initialised instances: started on rollback instead of launched.

@@ -891,7 +891,7 @@ def engine_form(config: dict[str, Any]) -> dict[str, str]:
     """What the Pulumi engine hands a program: objects/arrays as JSON, scalars as strings."""
     out: dict[str, str] = {}
     for full, value in config.items():
-        if isinstance(value, dict | list):
+        if isinstance(value, dict | list | bool):
             out[full] = json.dumps(value)
         else:
             out[full] = str(value)
@@ -1012,3 +1012,17 @@ def test_to_config_round_trips(changes: dict[str, Any]) -> None:
     assert parse(config, "dev") == settings
     assert to_config(parse(config, "dev")) == config
     assert parse(json.loads(json.dumps(config)), "dev") == settings
+
+
+@pytest.mark.parametrize(("value", "expected"), [(True, True), (False, False),
+                                                  ("true", True), ("false", False)])
+def test_retired_flag(value: Any, expected: bool) -> None:
+    assert parse(config_with({"kiln:retired": value}), "dev").retired is expected
+
+
+@pytest.mark.parametrize("value", ["yes", 1, "True", None])
+def test_retired_flag_refuses_other_values(value: Any) -> None:
+    if value is None:
+        assert parse(config_with({"kiln:retired": value}), "dev").retired is True
+        return
+    assert_error(config_with({"kiln:retired": value}), "kiln:retired", "true or false")

@@ -194,7 +194,7 @@ def valid_configs(draw: st.DrawFn) -> dict[str, Any]:
 
 def engine_form(config: dict[str, Any]) -> dict[str, str]:
     """The Pulumi engine's form: objects/arrays as JSON strings, scalars as strings."""
-    return {k: json.dumps(v) if isinstance(v, dict | list) else str(v)
+    return {k: json.dumps(v) if isinstance(v, dict | list | bool) else str(v)
             for k, v in config.items()}
 
 

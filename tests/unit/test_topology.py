@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import ipaddress
+from dataclasses import replace
 from itertools import combinations, pairwise
 from typing import Any
 
@@ -226,3 +227,14 @@ def test_default_min_healthy_is_waited_for() -> None:
     service = {"name": "web", "capacity": {"min": 0, "desired": 2, "max": 3}}
     settings_ = parse(config(service=service), "dev")
     assert colour_capacity(settings_, "blue") == ColourCapacity(0, 2, 3, None, 1)
+
+
+@pytest.mark.parametrize("standby", ["warm", "cold"])
+def test_unretired_idle_colour_keeps_full_size(standby: str) -> None:
+    """Right after a deploy or rollback the old colour stays full size: the rollback window."""
+    settings = replace(parse(config(standby=standby), "dev"), retired=False)
+    idle = colour_capacity(settings, settings.idle)
+    cap = settings.service.capacity
+    assert (idle.min, idle.desired, idle.max, idle.warm_pool) == (cap.min, cap.desired,
+                                                                   cap.max, None)
+    assert idle.wait_for_elb is None
