@@ -29,6 +29,7 @@ from pulumi.runtime.sync_await import _sync_await
 
 from kiln import settings as settings_mod
 from kiln import stackfiles
+from kiln.errors import KilnError
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ AZ_LOOKUP = "aws:index/getAvailabilityZones:getAvailabilityZones"
 REGISTRY_LOOKUP = "docker:index/getRegistryImage:getRegistryImage"
 
 
-class CaptureError(RuntimeError):
+class CaptureError(KilnError, RuntimeError):
     """The program could not be run for a stack (message is one line)."""
 
 

@@ -47,21 +47,21 @@ def waiting(message: str) -> Iterator[None]:
 
 
 def guarded(call: Callable[[], T]) -> T:
-    """Run ``call``; turn kiln's own input errors into a one-line message and exit 2."""
-    from kiln.settings import SettingsError
-    from kiln.stackfiles import StackFileError
+    """Run ``call``; report kiln's errors and AWS failures on one line with their exit code."""
+    from botocore.exceptions import BotoCoreError, ClientError
 
-    errors: tuple[type[Exception], ...] = (SettingsError, StackFileError)
-    try:
-        from kiln.capture import CaptureError
+    from kiln.errors import KilnError
 
-        errors += (CaptureError,)
-    except ImportError:  # pragma: no cover - pulumi missing
-        pass
     try:
         return call()
-    except errors as error:
-        fail(str(error))
+    except KilnError as error:
+        fail(str(error), error.exit_code)
+    except ClientError as error:
+        info = error.response.get("Error", {})
+        fail(f"AWS {error.operation_name}: {info.get('Code')}: "
+             f"{' '.join(str(info.get('Message', '')).split())}", 1)
+    except BotoCoreError as error:
+        fail(f"AWS: {' '.join(str(error).split())}", 1)
 
 
 def _version(value: bool) -> None:
@@ -163,6 +163,162 @@ def short_type(token: str) -> str:
     """``aws:ec2/launchTemplate:LaunchTemplate`` → ``aws:ec2:LaunchTemplate`` (as Pulumi shows)."""
     package, module, member = [*token.split(":"), "", ""][:3]
     return f"{package}:{module.split('/')[0]}:{member}" if member else token
+
+
+@app.command("rollback")
+def rollback_cmd(stack: Annotated[str, typer.Argument(help="Stack name, e.g. prod.")],
+                 as_json: JsonFlag = False) -> None:
+    """Move STACK's traffic back to its standby colour (one listener change), after checking
+    the standby colour's health; then write the stack file and the ledger."""
+    from kiln.ops import context, rollback
+
+    with waiting(f"rolling back {stack}"):
+        result = guarded(lambda: rollback.rollback(context.open_context(), stack))
+    if as_json:
+        print(json.dumps(result.to_json(), sort_keys=True))
+        return
+    verb = "rolled back" if result.flipped else "completed an interrupted rollback of"
+    out.print(f"{verb} {stack}: traffic {result.source} → {result.target} in "
+              f"{result.flip_ms:.0f} ms (total {result.total_ms:.0f} ms); stack file "
+              f"updated; ledger seq {result.entry.seq if result.entry else '-'}")
+
+
+ledger_app = typer.Typer(help="Show and verify the tamper-evident ledger.",
+                         no_args_is_help=True)
+app.add_typer(ledger_app, name="ledger")
+
+
+@ledger_app.command("verify")
+def ledger_verify_cmd(as_json: JsonFlag = False) -> None:
+    """Re-walk the hash chain; exit non-zero at the first broken entry."""
+    from kiln.ops import context
+
+    def verify() -> int:
+        return context.open_context().ledger.verify()
+
+    count = guarded(verify)
+    if as_json:
+        print(json.dumps({"ok": True, "entries": count}))
+        return
+    out.print(f"ledger ok: {count} entries, chain intact")
+
+
+@ledger_app.command("show")
+def ledger_show_cmd(stack: Annotated[str | None, typer.Option(help="Only this stack.")] = None,
+                    as_json: JsonFlag = False) -> None:
+    """List ledger entries (oldest first)."""
+    from dataclasses import asdict
+
+    from kiln.ops import context
+
+    entries = guarded(lambda: [e for e in context.open_context().ledger.entries()
+                               if stack is None or e.stack == stack])
+    if as_json:
+        print(json.dumps([asdict(e) for e in entries], sort_keys=True))
+        return
+    table = Table(title="ledger", title_justify="left")
+    for column in ("seq", "at", "action", "stack", "subject", "actor", "commit"):
+        table.add_column(column)
+    for e in entries:
+        subject = e.subject.get("image") or e.subject.get("record") or "-"
+        table.add_row(str(e.seq), e.at, e.action, e.stack or "-", str(subject), e.actor,
+                      (e.commit or "-")[:12])
+    out.print(table)
+
+
+def _short(digest: str | None) -> str:
+    return f"{digest[:19]}…" if digest else "-"
+
+
+@app.command("bake")
+def bake_cmd(
+        image: Annotated[str, typer.Argument(help="golden, container or app.")],
+        var: Annotated[list[str] | None, typer.Option(
+            "--var", help="Set a Packer variable, name=value (repeatable).")] = None,
+        force: Annotated[bool, typer.Option(
+            "--force", help="Bake even when these inputs were baked before.")] = False,
+        signing_key: Annotated[str | None, typer.Option(
+            "--signing-key", help="Ed25519 key file or kms:<key id> (default: "
+            "KILN_SIGNING_KEY, else ~/.config/kiln/release.pem).")] = None,
+        as_json: JsonFlag = False) -> None:
+    """Bake IMAGE with Packer, sign its record and tag it — or reuse an identical bake."""
+    from kiln import stackfiles
+    from kiln.bake import inputs, runner
+
+    def run() -> Any:
+        root = stackfiles.find_root()
+        with err.status(f"baking {image}", spinner="dots") as status:
+            return runner.bake(image, root, inputs.parse_overrides(var or []), force=force,
+                               signing_key=signing_key,
+                               progress=lambda m: status.update(f"baking {image}: {m[:100]}"))
+
+    result = guarded(run)
+    if as_json:
+        print(json.dumps(result.to_json(), sort_keys=True))
+    elif result.cached:
+        out.print(f"cache hit: {image} inputs {_short(result.input_hash)} were baked before "
+                  f"as {result.image} (record {_short(result.record)}); Packer not run "
+                  f"({result.seconds:.2f} s; --force rebakes)")
+    else:
+        out.print(f"baked {image}: {result.image} ({result.location}) in "
+                  f"{result.seconds:.1f} s; record {result.record} signed → "
+                  f"{result.record_path}")
+
+
+@app.command("verify")
+def verify_cmd(
+        target: Annotated[str, typer.Argument(
+            help="A record file (releases/<name>/<digest>.json), an AMI id or a container "
+                 "digest ([repository@]sha256:…).")],
+        key: Annotated[list[str] | None, typer.Option(
+            "--key", help="Trust this key only: a PEM public key file, an Ed25519 key file "
+            "or kms:<key id> (repeatable). Default: the stacks' kiln:trustedKeys.")] = None,
+        stack: Annotated[str | None, typer.Option(
+            "--stack", help="Trust only this stack's kiln:trustedKeys.")] = None,
+        region: Annotated[str | None, typer.Option(
+            "--region", help="Region of an AMI (default: AWS_REGION).")] = None,
+        as_json: JsonFlag = False) -> None:
+    """Check a record or image against trusted keys; exit non-zero and say why it fails."""
+    from kiln import stackfiles
+    from kiln.bake import keys, verify
+
+    def run() -> Any:
+        root = stackfiles.find_root()
+        where = region or verify.default_region() or "eu-west-1"
+        trusted = keys.trusted(root, key or [], stack, where)
+        return verify.target(target, root, trusted, where)
+
+    result = guarded(run)
+    if as_json:
+        print(json.dumps(result.to_json(), sort_keys=True))
+        return
+    images = ", ".join(f"{i} ({loc})" for i, loc in result.record.locations())
+    out.print(f"verified: record {result.digest} ({result.record.name}, "
+              f"{result.record.kind}) signed by {result.key_id} for {images}")
+
+
+keys_app = typer.Typer(help="Create signing keys.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("generate")
+def keys_generate_cmd(
+        path: Annotated[str, typer.Argument(help="Where to write the private key (PEM).")],
+        as_json: JsonFlag = False) -> None:
+    """Write a new Ed25519 signing key (0600) and its public half beside it (.pub)."""
+    from pathlib import Path
+
+    from kiln.bake import keys
+
+    public, public_path = guarded(lambda: keys.generate(Path(path)))
+    if as_json:
+        print(json.dumps({"id": public.id, "type": public.type, "publicKey": public.pem,
+                          "publicKeyPath": str(public_path)}, sort_keys=True))
+        return
+    out.print(f"wrote {path} (private, 0600) and {public_path}; trust it in a stack file:")
+    out.print(f"  kiln:trustedKeys:\n    - id: {public.id}\n      type: {public.type}\n"
+              "      publicKey: |\n" + "".join(f"        {line}\n"
+                                              for line in public.pem.splitlines()), end="")
 
 
 def main() -> None:

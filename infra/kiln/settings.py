@@ -17,6 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias, cast
 
+from kiln.errors import KilnError
+
 NAMESPACE = "kiln"
 COLOURS: tuple[str, ...] = ("blue", "green")
 STANDBY_MODES: tuple[str, ...] = ("hot", "warm", "cold")
@@ -53,7 +55,7 @@ VPC_PREFIX_RANGE = (16, 24)
 MAX_SUBNET_PREFIX = 27
 
 
-class SettingsError(ValueError):
+class SettingsError(KilnError, ValueError):
     """A stack configuration value is missing or not allowed (message is one line)."""
 
     def __init__(self, key: str, message: str) -> None:

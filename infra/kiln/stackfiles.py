@@ -19,11 +19,12 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from kiln import settings as settings_mod
+from kiln.errors import KilnError
 
 PROJECT_FILE = "Pulumi.yaml"
 
 
-class StackFileError(ValueError):
+class StackFileError(KilnError, ValueError):
     """A project or stack file is missing or unreadable (message is one line)."""
 
 

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from kiln.errors import KilnError
 from kiln.release.record import canonical, digest_of
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ GENESIS = "sha256:" + "0" * 64
 FIELDS = ("seq", "prev", "at", "actor", "action", "stack", "subject", "commit", "details")
 
 
-class LedgerError(ValueError):
+class LedgerError(KilnError, ValueError):
     """The ledger is broken or an entry is invalid (message is one line)."""
 
 

@@ -15,13 +15,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from kiln.errors import KilnError
+
 SCHEMA = "kiln.artifact/v1"
 STATEMENT_VERSION = "kiln.release/v1"
 KINDS = ("ami", "container")
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
-class RecordError(ValueError):
+class RecordError(KilnError, ValueError):
     """A record is malformed or does not match what it is checked against (one line)."""
 
 

@@ -19,11 +19,13 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
+from kiln.errors import KilnError
+
 ED25519 = "ed25519"
 ECDSA_P256 = "ecdsa-p256"
 
 
-class SignatureError(ValueError):
+class SignatureError(KilnError, ValueError):
     """A signature does not verify, or a key is unusable (message is one line)."""
 
 

@@ -1,0 +1,45 @@
+"""What every operation needs: the project, its ledger and stack locks, the commit."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from kiln import stackfiles, workspace
+from kiln.locks import FileLocks, StackLock
+from kiln.release.ledger import FileLedger, Ledger
+
+
+@dataclass(frozen=True)
+class Context:
+    project: stackfiles.Project
+    ledger: Ledger
+    locks: StackLock
+    commit: str | None
+
+
+def git_commit(root: Path) -> str | None:
+    """HEAD of the project's repository, with ``+dirty`` when the tree has changes."""
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], check=True,
+                              capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain",
+                                "--untracked-files=no"], check=True, capture_output=True,
+                               text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return f"{head}+dirty" if dirty else head
+
+
+def open_context(project: stackfiles.Project | None = None) -> Context:
+    project = project or stackfiles.load_project()
+    table = workspace.ledger_table()
+    if table:
+        from kiln.aws.ledger_table import TableLedger, TableLocks
+
+        return Context(project, TableLedger(table), TableLocks(table),
+                       git_commit(project.root))
+    ledger_file = workspace.ledger_path(project.root)
+    return Context(project, FileLedger(ledger_file), FileLocks(ledger_file.parent / "locks"),
+                   git_commit(project.root))

@@ -1,0 +1,126 @@
+"""`kiln rollback` against the emulator: one call, health-gated, written back, recorded."""
+
+from __future__ import annotations
+
+import pytest
+
+from kiln import stackfiles
+from kiln.ops import context, rollback
+from kiln.release.bluegreen import RefusedError
+from kiln.settings import other
+
+from ..scenario import stand_up
+from .opsutil import aws_calls, ledger, listener_weights, mutating, run_kiln, stop_instances
+
+STACK = "staging"  # warm standby in the file; stood up hot below so the standby serves
+
+
+@pytest.fixture
+def deployed(aws, project_copy):
+    project = stackfiles.load_project(project_copy)
+    stackfiles.update_config(project, STACK, {"kiln:standby": "hot"})
+    return stand_up(project_copy, STACK)
+
+
+def settings_of(scenario):
+    return stackfiles.load_settings(scenario.project, STACK)
+
+
+def test_rollback_flips_with_exactly_one_mutating_call(deployed):
+    before = settings_of(deployed)
+    assert listener_weights(before) == {before.live: 100, before.idle: 0}
+    with aws_calls() as calls:
+        result = rollback.rollback(context.open_context(deployed.project), STACK)
+    assert mutating(calls) == ["ModifyListener"]
+    assert result.flipped and result.target == before.idle
+    after = settings_of(deployed)
+    assert after.live == before.idle and after.traffic == 100 and after.retired is False
+    assert listener_weights(after) == {after.live: 100, before.live: 0}
+    entries = list(ledger(deployed.root).entries())
+    assert [e.action for e in entries] == ["rollback"]
+    assert entries[0].details["from"]["colour"] == before.live
+    assert entries[0].subject["image"] == deployed.images[before.idle]
+    assert entries[0].details["durationMs"] > 0
+    assert ledger(deployed.root).verify() == 1
+
+
+def test_rollback_keeps_stack_file_comments(deployed):
+    path = deployed.project.stack_file(STACK)
+    assert path.read_text().startswith("# staging:")
+    rollback.rollback(context.open_context(deployed.project), STACK)
+    assert path.read_text().startswith("# staging:")
+
+
+def test_rollback_refused_when_standby_unhealthy(deployed):
+    before = settings_of(deployed)
+    # one healthy standby instance left: below minHealthy (2)
+    stop_instances(deployed.region, before.idle, keep=1)
+    text_before = deployed.project.stack_file(STACK).read_text()
+    with pytest.raises(RefusedError, match=f"standby colour {before.idle} has 1 healthy "
+                                           "target, needs 2"):
+        rollback.rollback(context.open_context(deployed.project), STACK)
+    assert listener_weights(before) == {before.live: 100, before.idle: 0}
+    assert deployed.project.stack_file(STACK).read_text() == text_before
+    assert list(ledger(deployed.root).entries()) == []
+
+
+def test_rollback_command_refusal_is_one_line(deployed):
+    before = settings_of(deployed)
+    stop_instances(deployed.region, before.idle)
+    result = run_kiln("rollback", STACK)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"kiln: error: standby colour {before.idle} has 0 healthy targets, needs 2; "
+        f"traffic stays on {before.live}"]
+
+
+def test_rollback_command_prints_duration_and_json(deployed):
+    before = settings_of(deployed)
+    result = run_kiln("rollback", STACK, "--json")
+    assert result.returncode == 0, result.stderr
+    import json
+
+    report = json.loads(result.stdout)
+    assert report["from"] == before.live and report["to"] == before.idle
+    assert report["flipMs"] > 0 and report["totalMs"] >= report["flipMs"]
+    text = run_kiln("rollback", STACK)
+    assert text.returncode == 0, text.stderr
+    assert f"traffic {before.idle} → {before.live}" in text.stdout and " ms" in text.stdout
+    assert run_kiln("ledger", "verify").returncode == 0
+
+
+def test_rollback_unknown_stack_is_bad_input(deployed):
+    result = run_kiln("rollback", "qa")
+    assert result.returncode == 2
+    assert "unknown stack 'qa'" in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize("crash_at", ["rollback:locked", "rollback:flipped",
+                                      "rollback:recorded", "rollback:written"])
+def test_rollback_killed_at_any_step_converges_on_rerun(deployed, crash_at):
+    before = settings_of(deployed)
+    killed = run_kiln("rollback", STACK, fault=f"crash@{crash_at}")
+    assert killed.returncode == -9
+    assert stackfiles.load_settings(deployed.project, STACK)  # never a torn stack file
+    ledger(deployed.root).verify()
+    if crash_at != "rollback:written":
+        rerun = run_kiln("rollback", STACK)
+        assert rerun.returncode == 0, rerun.stderr
+    after = settings_of(deployed)
+    assert after.live == before.idle
+    assert listener_weights(after) == {before.idle: 100, before.live: 0}
+    entries = list(ledger(deployed.root).entries())
+    assert [e.action for e in entries] == ["rollback"]
+    assert ledger(deployed.root).verify() == 1
+    verify = run_kiln("ledger", "verify")
+    assert verify.returncode == 0 and "1 entries" in verify.stdout
+
+
+def test_second_rollback_goes_back_again(deployed):
+    """A second rollback after a completed one is a new rollback (back again)."""
+    before = settings_of(deployed)
+    ctx = context.open_context(deployed.project)
+    rollback.rollback(ctx, STACK)
+    second = rollback.rollback(ctx, STACK)
+    assert second.target == other(before.idle) == before.live
+    assert [e.action for e in ledger(deployed.root).entries()] == ["rollback", "rollback"]
