@@ -5,7 +5,8 @@ outside tests) it does nothing. ``KILN_FAULT`` holds ``;``-separated directives:
 
 - ``crash@<name>``: the process kills itself with SIGKILL at that checkpoint;
 - ``pause@<name>=<seconds>``: sleep there (hold a lock longer);
-- ``wait@<name>=<path>``: wait (at most 60 s) until ``path`` exists (start many together).
+- ``wait@<name>=<path>``: create ``<path>.<pid>.ready``, then wait (at most 60 s) until
+  ``path`` exists — so a test can start many processes and release them together.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ def checkpoint(name: str) -> None:
         elif action == "pause":
             time.sleep(float(arg))
         elif action == "wait":
+            Path(f"{arg}.{os.getpid()}.ready").touch()
             deadline = time.monotonic() + 60
             while not Path(arg).exists() and time.monotonic() < deadline:
                 time.sleep(0.005)

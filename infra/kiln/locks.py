@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -48,6 +49,11 @@ class FileLocks:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 info = _read_holder(fd)
+                for _ in range(50):  # the winner writes who it is just after locking
+                    if info:
+                        break
+                    time.sleep(0.01)
+                    info = _read_holder(fd)
                 raise StackBusyError(stack, info.get("holder", ""), info.get("since", ""),
                                 info.get("operation", "")) from None
             holder = {"holder": f"{default_actor()} (pid {os.getpid()})", "since": now(),

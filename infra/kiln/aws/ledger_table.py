@@ -1,0 +1,192 @@
+"""The ledger and stack locks in one DynamoDB table, for teams with many CI runners.
+
+Table keys: ``pk`` (string) and ``seq`` (number). Ledger entries live under
+``pk = "ledger"``, one item per ``seq``, holding the entry's canonical JSON; an append is a
+conditional put on a ``seq`` nobody has written, so two writers can never both extend the
+chain from the same entry — the loser re-reads and retries. Locks are items
+``pk = "lock#<stack>"`` written only when absent or expired.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import socket
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from kiln.aws.clients import client
+from kiln.locks import StackBusyError
+from kiln.release.ledger import (
+    Entry,
+    LedgerError,
+    default_actor,
+    new_entry,
+    now,
+    parse_entry,
+    verify_chain,
+)
+from kiln.release.record import canonical
+
+LEDGER_PK = "ledger"
+LOCK_TTL_SECONDS = 15 * 60
+APPEND_ATTEMPTS = 50
+
+
+def _region() -> str | None:
+    return os.environ.get("KILN_LEDGER_REGION") or None
+
+
+def _conflict(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def ensure_table(name: str) -> None:
+    """Create the table (on-demand billing) when it does not exist, and wait for it."""
+    dynamodb = client("dynamodb", _region())
+    try:
+        dynamodb.describe_table(TableName=name)
+        return
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+            raise
+    dynamodb.create_table(
+        TableName=name, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                              {"AttributeName": "seq", "AttributeType": "N"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                   {"AttributeName": "seq", "KeyType": "RANGE"}])
+    dynamodb.get_waiter("table_exists").wait(TableName=name)
+
+
+class TableLedger:
+    def __init__(self, table: str) -> None:
+        self.table = table
+        self.dynamodb = client("dynamodb", _region())
+
+    def _decode(self, item: Mapping[str, Any]) -> Entry:
+        where = f"table {self.table} seq {item['seq']['N']}"
+        text = item["entry"]["S"]
+        try:
+            entry = parse_entry(json.loads(text), where)
+        except ValueError:
+            raise LedgerError(f"{where}: not JSON") from None
+        if canonical(json.loads(text)) != text.encode() or str(entry.seq) != item["seq"]["N"]:
+            raise LedgerError(f"{where}: entry is not canonical or its seq differs (edited?)")
+        return entry
+
+    def _last(self) -> Entry | None:
+        items = self.dynamodb.query(
+            TableName=self.table, KeyConditionExpression="#pk = :pk", ExpressionAttributeNames={"#pk": "pk"},
+            ExpressionAttributeValues={":pk": {"S": LEDGER_PK}}, ScanIndexForward=False,
+            Limit=1, ConsistentRead=True)["Items"]
+        return self._decode(items[0]) if items else None
+
+    def entries(self) -> Iterator[Entry]:
+        paginator = self.dynamodb.get_paginator("query")
+        for page in paginator.paginate(
+                TableName=self.table, KeyConditionExpression="#pk = :pk",
+                ExpressionAttributeNames={"#pk": "pk"},
+                ExpressionAttributeValues={":pk": {"S": LEDGER_PK}}, ConsistentRead=True):
+            for item in page["Items"]:
+                yield self._decode(item)
+
+    def verify(self) -> int:
+        return verify_chain(self.entries())
+
+    def append(self, action: str, *, stack: str | None, subject: Mapping[str, Any],
+               commit: str | None, details: Mapping[str, Any] | None = None,
+               actor: str | None = None) -> Entry:
+        for _ in range(APPEND_ATTEMPTS):
+            entry = new_entry(self._last(), action, stack=stack, subject=subject,
+                              commit=commit, details=details, actor=actor)
+            try:
+                self.dynamodb.put_item(
+                    TableName=self.table,
+                    Item={"pk": {"S": LEDGER_PK}, "seq": {"N": str(entry.seq)},
+                          "entry": {"S": entry.to_line().decode().rstrip("\n")}},
+                    ConditionExpression="attribute_not_exists(#seq)",
+                    ExpressionAttributeNames={"#seq": "seq"})
+            except ClientError as error:
+                if not _conflict(error):
+                    raise
+                time.sleep(random.uniform(0.005, 0.05))  # noqa: S311 (jitter, not crypto)
+                continue
+            return entry
+        raise LedgerError(f"table {self.table}: could not append after {APPEND_ATTEMPTS} "
+                          "concurrent attempts")
+
+
+def _alive_here(holder: Mapping[str, Any]) -> bool:
+    """False only when the holder is a process on this host that no longer exists."""
+    if holder.get("host", {}).get("S") != socket.gethostname():
+        return True
+    try:
+        os.kill(int(holder.get("pid", {}).get("N", "0")), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError):
+        return True
+    return True
+
+
+class TableLocks:
+    def __init__(self, table: str, ttl: int = LOCK_TTL_SECONDS) -> None:
+        self.table = table
+        self.ttl = ttl
+        self.dynamodb = client("dynamodb", _region())
+
+    def _acquire(self, key: dict[str, Any], item: dict[str, Any], stack: str) -> None:
+        try:
+            self.dynamodb.put_item(
+                TableName=self.table, Item=item,
+                ConditionExpression="attribute_not_exists(#pk) OR #expires < :now",
+                ExpressionAttributeNames={"#pk": "pk", "#expires": "expires"},
+                ExpressionAttributeValues={":now": {"N": str(int(time.time()))}})
+            return
+        except ClientError as error:
+            if not _conflict(error):
+                raise
+        held = self.dynamodb.get_item(TableName=self.table, Key=key,
+                                      ConsistentRead=True).get("Item", {})
+        if held and not _alive_here(held):
+            # The holder was killed on this machine: take the lock over from exactly it.
+            try:
+                self.dynamodb.put_item(
+                    TableName=self.table, Item=item, ConditionExpression="#token = :token",
+                    ExpressionAttributeNames={"#token": "token"},
+                    ExpressionAttributeValues={":token": held["token"]})
+                return
+            except ClientError as error:
+                if not _conflict(error):
+                    raise
+        raise StackBusyError(stack, held.get("holder", {}).get("S", ""),
+                             held.get("since", {}).get("S", ""),
+                             held.get("operation", {}).get("S", ""))
+
+    @contextmanager
+    def hold(self, stack: str, operation: str) -> Iterator[None]:
+        key = {"pk": {"S": f"lock#{stack}"}, "seq": {"N": "0"}}
+        token = f"{socket.gethostname()}:{os.getpid()}:{random.getrandbits(64):x}"
+        item = {**key, "token": {"S": token}, "operation": {"S": operation},
+                "holder": {"S": f"{default_actor()} (pid {os.getpid()})"},
+                "since": {"S": now()}, "host": {"S": socket.gethostname()},
+                "pid": {"N": str(os.getpid())},
+                "expires": {"N": str(int(time.time()) + self.ttl)}}
+        self._acquire(key, item, stack)
+        try:
+            yield
+        finally:
+            try:
+                self.dynamodb.delete_item(TableName=self.table, Key=key,
+                                          ConditionExpression="#token = :token",
+                                          ExpressionAttributeNames={"#token": "token"},
+                                          ExpressionAttributeValues={":token": {"S": token}})
+            except ClientError as error:
+                if not _conflict(error):
+                    raise
