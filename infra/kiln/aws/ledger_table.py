@@ -82,7 +82,8 @@ class TableLedger:
 
     def _last(self) -> Entry | None:
         items = self.dynamodb.query(
-            TableName=self.table, KeyConditionExpression="#pk = :pk", ExpressionAttributeNames={"#pk": "pk"},
+            TableName=self.table, KeyConditionExpression="#pk = :pk",
+            ExpressionAttributeNames={"#pk": "pk"},
             ExpressionAttributeValues={":pk": {"S": LEDGER_PK}}, ScanIndexForward=False,
             Limit=1, ConsistentRead=True)["Items"]
         return self._decode(items[0]) if items else None
