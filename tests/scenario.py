@@ -81,3 +81,36 @@ def stand_up(root: Path, stack: str, key: ed25519.Ed25519PrivateKey | None = Non
     cap = capture.capture(stack, project)
     made = mirror.create(list(cap.resources), region)
     return Scenario(root, stack, region, images, records, key, made, cap)
+
+
+def make_release(root: Path, region: str, image: str, key: ed25519.Ed25519PrivateKey,
+                 name: str = "app", key_id: str = KEY_ID) -> Path:
+    """A signed ``kiln.artifact/v1`` record of ``image`` under ``releases/``, as a bake
+    writes it; returns the record file."""
+    import datetime as dt
+    import uuid
+
+    from kiln.bake import store
+    from kiln.release.record import ArtifactRecord
+
+    record = ArtifactRecord(
+        kind="ami", name=name, images={region: image},
+        source={"commit": "0" * 40, "dirty": False},
+        inputs={"template": "app.pkr.hcl", "inputHash": "sha256:" + "1" * 64,
+                "variables": {}, "base": "ami-0123456789abcdef0"},
+        tools={"packer": "1.6.6", "kiln": "0.1.0"},
+        built_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        packer_run_uuid=str(uuid.uuid4()))
+    signed = store.Signed(image, region, sign(key, image, region, record.digest))
+    path, _ = store.write(root, record, store.SignatureFile(
+        record.digest, key_id, "ed25519", public_pem(key), (signed,)))
+    return path
+
+
+def trust(root: Path, key: ed25519.Ed25519PrivateKey, stacks: list[str] | None = None,
+          key_id: str = KEY_ID) -> None:
+    """Make ``key`` the trusted release key of ``stacks`` (default: all)."""
+    project = stackfiles.load_project(root)
+    for stack in stacks or project.stacks():
+        stackfiles.update_config(project, stack, {"kiln:trustedKeys": [
+            {"id": key_id, "type": "ed25519", "publicKey": public_pem(key)}]})

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
+from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
@@ -112,6 +113,69 @@ def demo_cmd(as_json: JsonFlag = False) -> None:
         out.print()
 
 
+@app.command("audit")
+def audit_cmd(
+        stack: Annotated[str | None, typer.Argument(
+            help="Stack to audit from a mock run of the program, e.g. prod.")] = None,
+        *,
+        export: Annotated[Path | None, typer.Option(
+            "--export", help="Audit a `pulumi stack export` file instead (with --stack).")] = None,
+        export_stack: Annotated[str | None, typer.Option(
+            "--stack", help="The stack the --export file belongs to.")] = None,
+        formats: Annotated[str, typer.Option(
+            "--format", help="Reports to write: json,sarif,junit,html.")] = "json,sarif,junit,html",
+        out_dir: Annotated[Path, typer.Option(
+            "--out", help="Directory the reports are written to.")] = Path("audit-reports"),
+        env: Annotated[str | None, typer.Option(
+            "--env", help="Policy config environment (default: the stack name).")] = None,
+        waivers: Annotated[Path | None, typer.Option(
+            "--waivers", help="Waiver file (default: policies/immutable/waivers.yaml).")] = None,
+        as_json: JsonFlag = False) -> None:
+    """Check a stack against the immutable policy pack offline; exit 1 on a mandatory
+    violation. Writes JSON, SARIF, JUnit and HTML reports to --out."""
+    from kiln import audit
+
+    if export is not None and stack and export_stack and stack != export_stack:
+        fail(f"stack {stack!r} and --stack {export_stack!r} disagree; give one")
+    target = export_stack or stack
+    if not target:
+        fail("give a stack (kiln audit prod) or an export (kiln audit --export FILE --stack prod)")
+    if export is None and export_stack and stack is None:
+        fail("--stack goes with --export; to audit the program run `kiln audit STACK`")
+    chosen = guarded(lambda: audit.parse_formats(formats))
+    with waiting(f"auditing {target}"):
+        report = guarded(lambda: audit.audit_export(export, target, environment=env,
+                                                    waivers=waivers) if export is not None
+                         else audit.audit_stack(target, environment=env, waivers=waivers))
+    from kiln.audit.run import write_reports
+
+    written = guarded(lambda: write_reports(report, chosen, out_dir))
+    if as_json:
+        print(report.dumps(), end="")
+    else:
+        render_audit(report, written)
+    raise typer.Exit(report.exit_code)
+
+
+def render_audit(report: Any, written: list[Path]) -> None:
+    counts = report.counts()
+    table = Table(title=f"{report.stack}: findings ({report.environment} enforcement)",
+                  title_justify="left")
+    for column in ("severity", "enforcement", "rule", "resource", "message"):
+        table.add_column(column, overflow="fold")
+    for finding in report.findings:
+        table.add_row(finding.severity, "waived" if finding.waived else finding.enforcement,
+                      finding.rule, finding.name, finding.message)
+    if report.findings:
+        out.print(table)
+    verdict = "FAIL" if report.exit_code else "PASS"
+    out.print(f"{verdict}: {counts['mandatory']} mandatory, {counts['advisory']} advisory, "
+              f"{counts['suppressed']} waived; {counts['passed']}/{counts['checks']} checks "
+              f"passed over {counts['resources']} resources")
+    for path in written:
+        out.print(f"wrote {path}")
+
+
 def _describe(keys: dict[str, Any]) -> str:
     parts = []
     for name, value in keys.items():
@@ -181,6 +245,131 @@ def rollback_cmd(stack: Annotated[str, typer.Argument(help="Stack name, e.g. pro
     out.print(f"{verb} {stack}: traffic {result.source} → {result.target} in "
               f"{result.flip_ms:.0f} ms (total {result.total_ms:.0f} ms); stack file "
               f"updated; ledger seq {result.entry.seq if result.entry else '-'}")
+
+
+def _report_rollout(result: Any, verb: str) -> None:
+    if result.already:
+        out.print(f"{result.stack} already runs {result.release.image} at full traffic")
+        return
+    out.print(f"{verb} {result.release.image} (record {_short_digest(result.release.record)}) "
+              f"to {result.stack}'s {result.colour} colour; canary "
+              f"{','.join(map(str, result.steps))}; ledger seq "
+              f"{result.entry.seq if result.entry else '-'}")
+    if result.command:
+        out.print("stack file updated (review the diff); no Pulumi CLI here, so apply with:")
+        out.print(f"  {result.command}", markup=False)
+    else:
+        out.print(f"applied with pulumi up at {', '.join(f'{s}%' for s in result.applied)}")
+
+
+CanaryOption = Annotated[str | None, typer.Option(
+    help="Traffic steps for the new colour, e.g. 10,50,100 (pulumi up, health check and a "
+         "pause between steps).")]
+PauseOption = Annotated[float, typer.Option(help="Seconds between canary steps.", min=0)]
+
+
+@app.command("deploy")
+def deploy_cmd(stack: Annotated[str, typer.Argument(help="Stack name, e.g. dev.")],
+               release: Annotated[str, typer.Argument(help="Record file or AMI id.")],
+               canary: CanaryOption = None, pause: PauseOption = 30.0,
+               as_json: JsonFlag = False) -> None:
+    """Verify RELEASE and deploy it to STACK's idle colour, then make it live."""
+    from kiln.ops import context, deploy
+
+    result = guarded(lambda: deploy.deploy(context.open_context(), stack, release,
+                                           canary=canary, pause=pause))
+    if as_json:
+        print(json.dumps(result.to_json(), sort_keys=True))
+        return
+    _report_rollout(result, "deployed")
+
+
+@app.command("promote")
+def promote_cmd(source: Annotated[str, typer.Argument(help="Stack promoted from.")],
+                target: Annotated[str, typer.Argument(help="Stack promoted to.")],
+                skip_gate: Annotated[str | None, typer.Option(
+                    "--skip-gate", help="Reason to promote out of environment order "
+                                        "(recorded in the ledger).")] = None,
+                canary: CanaryOption = None, pause: PauseOption = 30.0,
+                as_json: JsonFlag = False) -> None:
+    """Deploy SOURCE's live release — the same signed record — to TARGET, through the gates."""
+    from kiln.ops import context, promote
+
+    result = guarded(lambda: promote.promote(context.open_context(), source, target,
+                                             skip_gate=skip_gate, canary=canary, pause=pause))
+    if as_json:
+        print(json.dumps(result.to_json(), sort_keys=True))
+        return
+    _report_rollout(result, f"promoted from {source}:")
+
+
+@app.command("status")
+def status_cmd(stack: Annotated[str, typer.Argument(help="Stack name, e.g. prod.")],
+               as_json: JsonFlag = False) -> None:
+    """Show STACK's live colour, weights, releases, healthy targets and drift; exit 1 on drift."""
+    from kiln.ops import context, status
+
+    with waiting(f"reading {stack}"):
+        result = guarded(lambda: status.status(context.open_context(), stack))
+    if as_json:
+        print(json.dumps(result.to_json(), sort_keys=True))
+    else:
+        table = Table(title=f"{stack} ({result.region}): live {result.live}",
+                      title_justify="left")
+        for column in ("colour", "weight %", "healthy", "instances", "image", "signed by",
+                       "record"):
+            table.add_column(column)
+        for colour, info in result.colours.items():
+            table.add_row(colour, str(info["weight"]), str(info["healthy"]),
+                          str(info["instances"]), info["image"], info["signedBy"] or "UNSIGNED",
+                          _short_digest(info["record"]))
+        out.print(table)
+        for line in result.drift:
+            out.print(f"drift: {line}", markup=False)
+        if not result.drift:
+            out.print("no drift")
+    if result.drift:
+        raise typer.Exit(1)
+
+
+@app.command("retire")
+def retire_cmd(stack: Annotated[str, typer.Argument(help="Stack name, e.g. prod.")],
+               window: Annotated[int, typer.Option(
+                   help="Minutes after a deploy or rollback before the old colour may be "
+                        "retired.", min=0)] = 30,
+               as_json: JsonFlag = False) -> None:
+    """Bring STACK's standby colour to its standby mode (hot, warm pool, or zero)."""
+    import datetime as dt
+
+    from kiln.ops import context, retire
+
+    result = guarded(lambda: retire.retire(context.open_context(), stack,
+                                           dt.timedelta(minutes=window)))
+    if as_json:
+        print(json.dumps(result.to_json(), sort_keys=True))
+        return
+    out.print(f"retired {stack}'s {result.colour} colour to {result.mode} standby "
+              f"({', '.join(result.calls) or 'no change needed'})")
+
+
+@app.command("revoke")
+def revoke_cmd(target: Annotated[str, typer.Argument(help="AMI id or record digest.")],
+               reason: Annotated[str, typer.Option(help="Why it is revoked.")] = "",
+               as_json: JsonFlag = False) -> None:
+    """Revoke an image everywhere (the policy pack refuses it) and show which stacks run it."""
+    from kiln.ops import context, revoke
+
+    result = guarded(lambda: revoke.revoke(context.open_context(), target, reason))
+    if as_json:
+        print(json.dumps(result.to_json(), sort_keys=True))
+        return
+    out.print(f"revoked {result.image or ''} {result.release or ''}".strip()
+              + f"; policy config updated: {', '.join(result.changed) or 'already listed'}")
+    if not result.blast_radius:
+        out.print("no stack declares it")
+    for hit in result.blast_radius:
+        role = "LIVE" if hit["live"] else "standby"
+        out.print(f"  {hit['stack']}: {hit['colour']} ({role}, {hit['weight']}% of traffic)")
 
 
 ledger_app = typer.Typer(help="Show and verify the tamper-evident ledger.",

@@ -1,0 +1,92 @@
+"""``kiln promote <from> <to>``: deploy the live release of one stack to the next.
+
+Gates, each refusing with its reason: the target is the next environment in the project's
+order (or ``--skip-gate REASON``, recorded); the release verifies with the target's trusted
+keys; the ledger shows it deployed to the source and not rolled back since; it is not
+revoked. A target in another region gets an encrypted copy of the AMI, described by a new
+record that names the original (``copyOf``) and is signed like a bake.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from kiln import stackfiles, workspace
+from kiln.aws import copy as ami_copy
+from kiln.bake import keys, store
+from kiln.bake.store import SignatureFile, Signed
+from kiln.faults import checkpoint
+from kiln.ops.context import Context
+from kiln.ops.deploy import Candidate, DeployResult, candidate, roll_out
+from kiln.release.promotion import GateError, check_order, check_proven
+from kiln.release.record import ArtifactRecord, statement
+
+
+def _copy_record(ctx: Context, original: ArtifactRecord, digest: str, *, image: str,
+                 source_region: str, target_region: str) -> str:
+    """Copy the AMI, write and sign a record of the copy; return the record's path."""
+    for path in store.record_files(ctx.project.root, original.name):
+        record, _ = store.load(path)
+        if record.extra.get("copyOf") == digest and target_region in record.images:
+            return str(path)  # copied by an earlier, interrupted run
+    new_image = ami_copy.find_copy(target_region, digest) or ami_copy.copy_image(
+        image, source_region, target_region, original.name,
+        {"kiln:name": original.name, "kiln:copy-of": digest})
+    checkpoint("promote:copied")
+    record = ArtifactRecord(
+        kind="ami", name=original.name, images={target_region: new_image},
+        source=original.source, inputs=original.inputs, tools=original.tools,
+        built_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        packer_run_uuid=original.packer_run_uuid,
+        extra={"copyOf": digest, "copiedFrom": {"image": image, "region": source_region}})
+    signer = keys.open_signer(workspace.signing_key(), target_region)
+    signature = signer.sign(statement("ami", new_image, target_region, record.digest))
+    public = signer.public_key()
+    record_path, _ = store.write(ctx.project.root, record, SignatureFile(
+        record.digest, public.id, public.type, public.pem,
+        (Signed(new_image, target_region, signature.value),)))
+    ctx.ledger.append("sign", stack=None, commit=ctx.commit,
+                      subject={"image": new_image, "record": record.digest},
+                      details={"keyId": public.id, "copyOf": digest,
+                               "region": target_region})
+    return str(record_path)
+
+
+def promote(ctx: Context, source: str, target: str, *, skip_gate: str | None = None,
+            canary: str | None = None, pause: float = 30.0,
+            on_output: Callable[[str], object] | None = None) -> DeployResult:
+    for stack in (source, target):
+        stackfiles.check_stack_name(ctx.project, stack)
+    checkpoint("promote:start")
+    skipped = check_order(ctx.project.environments(), source, target, skip_gate)
+    below = stackfiles.load_settings(ctx.project, source)
+    above = stackfiles.load_settings(ctx.project, target)
+    if below.traffic < 100:
+        raise GateError(f"{source} is mid-canary ({below.traffic}% on {below.live}); finish "
+                        "it before promoting")
+    live = below.release(below.live)
+    path = store.find(ctx.project.root, live.record)
+    if path is None:
+        raise GateError(f"signature gate: no record {live.record[:19]}… under releases/ for "
+                        f"{source}'s live release")
+    chosen = candidate(ctx, below, str(path))  # the release as signed, in the source region
+    check_proven(ctx.ledger.entries(), source, live.record)
+    details: dict[str, Any] = {"promotedFrom": source, "sourceRecord": live.record}
+    if skipped:
+        details["skippedGate"] = skipped
+    if above.region != below.region:
+        copied = _copy_record(ctx, chosen_record(chosen), live.record, image=live.image,
+                              source_region=below.region, target_region=above.region)
+        details["copy"] = {"region": above.region, "record": copied}
+        chosen = candidate(ctx, above, copied)
+    else:
+        chosen = candidate(ctx, above, str(path))
+    return roll_out(ctx, target, chosen, canary=canary, action="promote", details=details,
+                    pause=pause, on_output=on_output)
+
+
+def chosen_record(chosen: Candidate) -> ArtifactRecord:
+    record, _ = store.load(chosen.record_path)
+    return record
