@@ -83,7 +83,7 @@ def stand_up(root: Path, stack: str, key: ed25519.Ed25519PrivateKey | None = Non
     return Scenario(root, stack, region, images, records, key, made, cap)
 
 
-def make_release(root: Path, region: str, image: str, key: ed25519.Ed25519PrivateKey,
+def make_release(root: Path, region: str, image: str, key: ed25519.Ed25519PrivateKey, *,
                  name: str = "app", key_id: str = KEY_ID) -> Path:
     """A signed ``kiln.artifact/v1`` record of ``image`` under ``releases/``, as a bake
     writes it; returns the record file."""

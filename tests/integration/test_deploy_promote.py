@@ -73,7 +73,7 @@ def test_deploy_puts_release_on_idle_colour_and_prints_the_command(project):
 def test_deploy_by_image_id_follows_the_ami_tags(project):
     root, _ = project
     path, image = release(project)
-    record, digest = store.load(path)
+    _record, digest = store.load(path)
     client("ec2", WEST).create_tags(Resources=[image], Tags=[
         {"Key": "kiln:release", "Value": digest}])
     result = run_kiln("deploy", "dev", image, "--canary", "10,50,100")
@@ -83,7 +83,7 @@ def test_deploy_by_image_id_follows_the_ami_tags(project):
 
 
 def test_deploy_refuses_forged_and_unsigned(project, tmp_path):
-    root, key = project
+    root, _key = project
     path, image = release(project)
     sig_path = store.signature_path(path)
     original = sig_path.read_bytes()
@@ -108,7 +108,7 @@ def test_deploy_refuses_forged_and_unsigned(project, tmp_path):
 
 
 def test_deploy_refuses_revoked(project):
-    root, _ = project
+    _root, _ = project
     path, image = release(project)
     assert run_kiln("revoke", image, "--reason", "bad build").returncode == 0
     result = run_kiln("deploy", "dev", str(path))
@@ -141,7 +141,7 @@ def deployed_to_dev(project) -> tuple[Path, str]:
 
 def test_promote_moves_the_same_record(project):
     root, _ = project
-    path, image = deployed_to_dev(project)
+    _path, _image = deployed_to_dev(project)
     result = run_kiln("promote", "dev", "staging")
     assert result.returncode == 0, result.stderr
     dev, staging = settings(root, "dev"), settings(root, "staging")
