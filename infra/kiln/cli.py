@@ -473,7 +473,7 @@ def verify_cmd(
 
     def run() -> Any:
         root = stackfiles.find_root()
-        where = region or verify.default_region() or "eu-west-1"
+        where = region or verify.default_region()
         trusted = keys.trusted(root, key or [], stack, where)
         return verify.target(target, root, trusted, where)
 

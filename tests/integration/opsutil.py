@@ -41,11 +41,13 @@ def aws_calls() -> Iterator[list[str]]:
         seen.append(model.name)
 
     session = clients._session()
-    session.events.register("before-call", record)
+    session.register("before-call", record)
+    clients.reset()  # clients copy the session's hooks when created
     try:
         yield seen
     finally:
-        session.events.unregister("before-call", record)
+        session.unregister("before-call", record)
+        clients.reset()
 
 
 def mutating(calls: list[str]) -> list[str]:

@@ -66,7 +66,7 @@ def test_concurrent_rollbacks_one_wins(deployed, backend, tmp_path):
     env = backend_env(backend)
     before = stackfiles.load_settings(deployed.project, STACK)
     results = start_together([[KILN, "rollback", STACK]] * WORKERS, env, tmp_path,
-                             "rollback:start", hold=1.0)
+                             "rollback:start", hold=3.0)
     winners = [r for r in results if r.returncode == 0]
     losers = [r for r in results if r.returncode != 0]
     assert len(winners) == 1, [r.stderr for r in results]

@@ -23,6 +23,9 @@ QUERY_THROTTLE = (b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</C
                   b"</ErrorResponse>")
 
 
+JSON_THROTTLE = b'{"__type": "ThrottlingException", "message": "Rate exceeded"}'
+
+
 class _Raw:
     def __init__(self, body: bytes) -> None:
         self.body = body
@@ -44,15 +47,20 @@ def throttle_every(nth: int) -> Iterator[list[str]]:
         if next(counter) % nth:
             return None
         throttled.append(request.url)
+        if "X-Amz-Target" in request.headers:  # JSON protocol (e.g. the tagging API)
+            return AWSResponse(request.url, 400, {"Content-Type": "application/x-amz-json-1.1"},
+                               _Raw(JSON_THROTTLE))
         return AWSResponse(request.url, 400, {"Content-Type": "text/xml"},
                            _Raw(QUERY_THROTTLE))
 
     session = clients._session()
-    session.events.register("before-send", maybe_throttle)
+    session.register("before-send", maybe_throttle)
+    clients.reset()  # clients copy the session's hooks when created
     try:
         yield throttled
     finally:
-        session.events.unregister("before-send", maybe_throttle)
+        session.unregister("before-send", maybe_throttle)
+        clients.reset()
 
 
 @pytest.fixture
@@ -64,7 +72,7 @@ def deployed(aws, project_copy):
 
 def test_rollback_completes_under_throttling(deployed):
     before = stackfiles.load_settings(deployed.project, STACK)
-    with throttle_every(3) as throttled, aws_calls() as calls:
+    with throttle_every(2) as throttled, aws_calls() as calls:
         result = rollback.rollback(context.open_context(deployed.project), STACK)
     assert len(throttled) >= 3, "expected some calls to be throttled"
     assert mutating(calls) == ["ModifyListener"]

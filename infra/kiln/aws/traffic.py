@@ -24,61 +24,56 @@ class NotDeployedError(OperationError):
 @dataclass(frozen=True)
 class Deployment:
     region: str
+    service: str
+    stack: str
     load_balancer_arn: str
     listener_arn: str
     target_groups: dict[str, str]  # colour → ARN
-    asg_names: dict[str, str]  # colour → name
+    default_actions: list[dict[str, Any]]  # the listener's actions when discovered
 
 
 def _tag_map(tags: list[dict[str, str]]) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in tags}
 
 
-def _tagged(elb: Any, arns: list[str]) -> dict[str, dict[str, str]]:
-    found: dict[str, dict[str, str]] = {}
-    for start in range(0, len(arns), 20):  # DescribeTags takes at most 20 ARNs
-        for desc in elb.describe_tags(ResourceArns=arns[start:start + 20])["TagDescriptions"]:
-            found[desc["ResourceArn"]] = _tag_map(desc.get("Tags", []))
-    return found
-
-
-def _mine(tags: Mapping[str, str], service: str, stack: str) -> bool:
-    return tags.get(naming.TAG_SERVICE) == service and tags.get(naming.TAG_STACK) == stack
-
-
 def discover(region: str, service: str, stack: str) -> Deployment:
-    """Locate the stack's ALB, forwarding listener, target groups and ASGs by tags."""
-    elb = client("elbv2", region)
+    """Locate the stack's ALB, forwarding listener and target groups by tags (two calls)."""
     where = f"service {service!r}, stack {stack!r} in {region}"
-    lbs = [lb["LoadBalancerArn"] for page in elb.get_paginator(
-        "describe_load_balancers").paginate() for lb in page["LoadBalancers"]]
-    mine = [arn for arn, tags in _tagged(elb, lbs).items() if _mine(tags, service, stack)]
-    if len(mine) != 1:
-        raise NotDeployedError(f"expected one load balancer tagged {where}, found {len(mine)}")
-    listeners = elb.describe_listeners(LoadBalancerArn=mine[0])["Listeners"]
-    forwarding = [lst["ListenerArn"] for lst in listeners
+    tagging = client("resourcegroupstaggingapi", region)
+    found: dict[str, dict[str, str]] = {}
+    for page in tagging.get_paginator("get_resources").paginate(
+            TagFilters=[{"Key": naming.TAG_SERVICE, "Values": [service]},
+                        {"Key": naming.TAG_STACK, "Values": [stack]}],
+            ResourceTypeFilters=["elasticloadbalancing:loadbalancer",
+                                 "elasticloadbalancing:targetgroup"]):
+        for mapping in page["ResourceTagMappingList"]:
+            found[mapping["ResourceARN"]] = _tag_map(mapping.get("Tags", []))
+    lbs = [arn for arn in found if ":loadbalancer/" in arn]
+    if len(lbs) != 1:
+        raise NotDeployedError(f"expected one load balancer tagged {where}, found {len(lbs)}")
+    by_colour = {tags.get(naming.TAG_COLOUR): arn for arn, tags in found.items()
+                 if ":targetgroup/" in arn}
+    missing = [c for c in COLOURS if c not in by_colour]
+    if missing:
+        raise NotDeployedError(f"no target group tagged colour {missing[0]} for {where}")
+    elb = client("elbv2", region)
+    listeners = elb.describe_listeners(LoadBalancerArn=lbs[0])["Listeners"]
+    forwarding = [lst for lst in listeners
                   if any(a["Type"] == "forward" for a in lst["DefaultActions"])]
     if len(forwarding) != 1:
         raise NotDeployedError(f"expected one forwarding listener for {where}, "
                                f"found {len(forwarding)}")
-    groups = [tg["TargetGroupArn"] for page in elb.get_paginator(
-        "describe_target_groups").paginate(LoadBalancerArn=mine[0])
-        for tg in page["TargetGroups"]]
-    by_colour = {tags.get(naming.TAG_COLOUR): arn for arn, tags in _tagged(elb, groups).items()
-                 if _mine(tags, service, stack)}
-    missing = [c for c in COLOURS if c not in by_colour]
-    if missing:
-        raise NotDeployedError(f"no target group tagged colour {missing[0]} for {where}")
-    return Deployment(region, mine[0], forwarding[0], {c: by_colour[c] for c in COLOURS},
-                      _asgs(region, service, stack))
+    return Deployment(region, service, stack, lbs[0], forwarding[0]["ListenerArn"],
+                      {c: by_colour[c] for c in COLOURS}, forwarding[0]["DefaultActions"])
 
 
-def _asgs(region: str, service: str, stack: str) -> dict[str, str]:
-    autoscaling = client("autoscaling", region)
+def asg_names(deployment: Deployment) -> dict[str, str]:
+    """colour → ASG name, by the ASGs' tags."""
+    autoscaling = client("autoscaling", deployment.region)
     names: dict[str, str] = {}
     for page in autoscaling.get_paginator("describe_auto_scaling_groups").paginate(
-            Filters=[{"Name": f"tag:{naming.TAG_SERVICE}", "Values": [service]},
-                     {"Name": f"tag:{naming.TAG_STACK}", "Values": [stack]}]):
+            Filters=[{"Name": f"tag:{naming.TAG_SERVICE}", "Values": [deployment.service]},
+                     {"Name": f"tag:{naming.TAG_STACK}", "Values": [deployment.stack]}]):
         for group in page["AutoScalingGroups"]:
             colour = _tag_map(group.get("Tags", [])).get(naming.TAG_COLOUR)
             if colour in COLOURS:
@@ -86,13 +81,10 @@ def _asgs(region: str, service: str, stack: str) -> dict[str, str]:
     return names
 
 
-def weights(deployment: Deployment) -> dict[str, int]:
-    """Current weights of the forwarding listener, by colour."""
-    elb = client("elbv2", deployment.region)
-    listener = elb.describe_listeners(ListenerArns=[deployment.listener_arn])["Listeners"][0]
+def _weights_of(deployment: Deployment, actions: list[dict[str, Any]]) -> dict[str, int]:
     colour_of = {arn: c for c, arn in deployment.target_groups.items()}
     found = {c: 0 for c in COLOURS}
-    for action in listener["DefaultActions"]:
+    for action in actions:
         if action["Type"] != "forward":
             continue
         config = action.get("ForwardConfig", {}).get("TargetGroups")
@@ -105,11 +97,24 @@ def weights(deployment: Deployment) -> dict[str, int]:
     return found
 
 
-def healthy(deployment: Deployment) -> dict[str, int]:
-    """Healthy targets per colour."""
+def discovered_weights(deployment: Deployment) -> dict[str, int]:
+    """The weights as read by :func:`discover` (no further call)."""
+    return _weights_of(deployment, deployment.default_actions)
+
+
+def weights(deployment: Deployment) -> dict[str, int]:
+    """Current weights of the forwarding listener, by colour (read now)."""
+    elb = client("elbv2", deployment.region)
+    listener = elb.describe_listeners(ListenerArns=[deployment.listener_arn])["Listeners"][0]
+    return _weights_of(deployment, listener["DefaultActions"])
+
+
+def healthy(deployment: Deployment, colours: tuple[str, ...] = COLOURS) -> dict[str, int]:
+    """Healthy targets per colour (of ``colours``)."""
     elb = client("elbv2", deployment.region)
     counts = {}
-    for colour, arn in deployment.target_groups.items():
+    for colour in colours:
+        arn = deployment.target_groups[colour]
         states = elb.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
         counts[colour] = sum(1 for s in states if s["TargetHealth"]["State"] == "healthy")
     return counts

@@ -128,7 +128,7 @@ def _check_canary(settings: StackSettings, colour: str, at: int) -> None:
     from kiln.release.bluegreen import RefusedError
 
     deployment = traffic.discover(settings.region, settings.service.name, settings.stack)
-    healthy = traffic.healthy(deployment).get(colour, 0)
+    healthy = traffic.healthy(deployment, (colour,))[colour]
     if healthy < settings.service.min_healthy:
         raise RefusedError(f"canary halted at {at}%: {colour} has {healthy} healthy targets, "
                            f"needs {settings.service.min_healthy}; run kiln rollback "

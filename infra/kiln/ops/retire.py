@@ -57,11 +57,14 @@ def retire(ctx: Context, stack: str, window: dt.timedelta, now: dt.datetime | No
                                    f"{closes.isoformat(timespec='seconds')}; retire then, "
                                    "or pass --window 0")
         deployment = traffic.discover(settings.region, settings.service.name, stack)
-        if serving_colour(traffic.weights(deployment)) != settings.live:
+        if serving_colour(traffic.discovered_weights(deployment)) != settings.live:
             raise RefusedError(f"listener does not send all traffic to {settings.live} as the "
                                "stack file says; run `kiln status` first")
         cap = settings.service.capacity
-        calls = fleet.to_standby(settings.region, deployment.asg_names[idle],
+        asgs = traffic.asg_names(deployment)
+        if idle not in asgs:
+            raise RefusedError(f"no ASG tagged colour {idle} for {stack}")
+        calls = fleet.to_standby(settings.region, asgs[idle],
                                  settings.standby, cap.max, cap.desired)
         checkpoint("retire:applied")
         last = history[-1] if history else None

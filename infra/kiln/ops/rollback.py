@@ -60,8 +60,8 @@ def rollback(ctx: Context, stack: str) -> RollbackResult:
         settings = stackfiles.load_settings(ctx.project, stack)
         deployment = traffic.discover(settings.region, settings.service.name, stack)
         flip_start = time.perf_counter()
-        current = traffic.weights(deployment)
-        health = traffic.healthy(deployment)
+        current = traffic.discovered_weights(deployment)
+        health = traffic.healthy(deployment, (settings.idle,))
         plan = plan_rollback(settings.live, current, health, settings.service.min_healthy)
         if plan.flip:
             traffic.set_weights(deployment, rollback_weights(plan.target))

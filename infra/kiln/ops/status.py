@@ -47,8 +47,9 @@ def signed(settings: StackSettings, colour: str) -> str | None:
 def status(ctx: Context, stack: str) -> Status:
     settings = stackfiles.load_settings(ctx.project, stack)
     deployment = traffic.discover(settings.region, settings.service.name, stack)
-    current = traffic.weights(deployment)
+    current = traffic.discovered_weights(deployment)
     health = traffic.healthy(deployment)
+    asgs = traffic.asg_names(deployment)
     revoked = revocations.listed(ctx.project.root)
     drift: list[str] = []
     expected = declared_weights(settings.live, settings.traffic)
@@ -58,8 +59,7 @@ def status(ctx: Context, stack: str) -> Status:
     known_images = {settings.release(c).image for c in COLOURS}
     for colour in COLOURS:
         release = settings.release(colour)
-        state = fleet.colour_state(settings.region, deployment.asg_names[colour]) \
-            if colour in deployment.asg_names else None
+        state = fleet.colour_state(settings.region, asgs[colour]) if colour in asgs else None
         key = signed(settings, colour)
         colours[colour] = {
             "image": release.image, "record": release.record, "weight": current[colour],

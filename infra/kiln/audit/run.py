@@ -1,0 +1,104 @@
+"""One audit end to end: resources → the policy pack over gRPC → a :class:`Report`."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from kiln.audit import packconfig
+from kiln.audit.analyzer import Analyzer
+from kiln.audit.report import Collector, Report, sort_findings
+from kiln.audit.sources import AuditError, Source
+
+log = logging.getLogger(__name__)
+
+PACK_DIR = Path("policies") / "immutable"
+
+
+def pack_dir(root: Path) -> Path:
+    path = root / PACK_DIR
+    if not (path / "PulumiPolicy.yaml").is_file():
+        raise AuditError(f"no policy pack at {path} (expected PulumiPolicy.yaml)")
+    return path
+
+
+def evaluate(source_factory: Callable[[], Source], *, pack: Path, environment: str,
+             project: str, stack: str, config: dict[str, str],
+             waivers: Path | None = None) -> Report:
+    """Start the pack, build the source meanwhile, then evaluate it as the engine would.
+
+    ``config`` is the stack config the pack sees in ``PULUMI_CONFIG`` (empty for an export,
+    whose providers carry their region). The pack is started first so that it boots while
+    the source is built.
+    """
+    file_config = packconfig.load(pack, environment)
+    with Analyzer(pack, project=project, stack=stack, config=config,
+                  waivers=waivers) as analyzer:
+        import grpc  # after the pack is started: it boots while this loads
+
+        try:
+            return _evaluate(analyzer, source_factory, pack=pack, environment=environment,
+                             file_config=file_config)
+        except grpc.RpcError as error:
+            details = error.details() if isinstance(error, grpc.Call) else str(error)
+            raise AuditError(f"the policy pack failed: {' '.join(str(details).split())}") \
+                from None
+
+
+def _evaluate(analyzer: Analyzer, source_factory: Callable[[], Source], *, pack: Path,
+              environment: str, file_config: dict[str, Any]) -> Report:
+    started = time.perf_counter()
+    source = source_factory()
+    analyzer.connect()
+    connected = time.perf_counter()
+    info = analyzer.info()
+    infos = packconfig.policies(info)
+    frameworks = packconfig.frameworks(pack, {p.name for p in infos})
+    policy_config = packconfig.reconcile(
+        infos, file_config, str(packconfig.config_path(pack, environment)))
+    analyzer.configure(policy_config)
+    levels = {name: level for name, (level, _) in policy_config.items()}
+    collector = Collector(source, infos, levels)
+    for resource, response in analyzer.analyze(source.analyzed):
+        collector.resource(resource.urn, response)
+    analyzed = time.perf_counter()
+    collector.stack(analyzer.analyze_stack(source.resources))
+    done = time.perf_counter()
+    durations = {"packReady": connected - analyzer.started, "analyze": analyzed - connected,
+                 "analyzeStack": done - analyzed, "total": done - analyzer.started,
+                 "source": connected - started}
+    return Report(project=source.project, stack=source.stack, environment=environment,
+                  origin=source.origin, pack={"name": info.name, "version": _version(pack)},
+                  rules=sorted(infos, key=lambda p: p.name), levels=levels,
+                  frameworks=frameworks, resources=len(source.analyzed),
+                  findings=sort_findings(collector.findings), checks=collector.checks,
+                  durations={k: round(v, 3) for k, v in durations.items()})
+
+
+def _version(pack: Path) -> str:
+    """The version in PulumiPolicy.yaml (the engine prefers it over the SDK's)."""
+    for line in (pack / "PulumiPolicy.yaml").read_text(encoding="utf-8").splitlines():
+        if line.startswith("version:"):
+            return line.split(":", 1)[1].strip().strip("'\"")
+    return ""
+
+
+def write_reports(report: Report, formats: Sequence[str], out_dir: Path) -> list[Path]:
+    """Write each requested format into ``out_dir``; returns the files written."""
+    from kiln.audit import html, sarif
+    from kiln.audit import junit as junit_xml
+    from kiln.audit.files import write_atomic
+
+    writers = {"json": ("json", report.dumps), "sarif": ("sarif", lambda: sarif.dumps(report)),
+               "junit": ("xml", lambda: junit_xml.dumps(report)),
+               "html": ("html", lambda: html.render(report))}
+    written = []
+    for name in formats:
+        suffix, render = writers[name]
+        path = out_dir / f"audit-{report.stack}.{suffix}"
+        write_atomic(path, render())
+        written.append(path)
+    return written

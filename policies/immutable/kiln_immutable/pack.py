@@ -1,0 +1,132 @@
+"""Rules → pulumi-policy policies, with waivers and the stack's region applied.
+
+A violation covered by a valid waiver is not reported as a violation (it must not block a
+deploy); the policy instead answers "not applicable" with a reason that starts with
+``waived `` followed by JSON — the waived messages and the waiver — so ``kiln audit`` can
+report it as suppressed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    ResourceValidationPolicy,
+    Severity,
+    StackValidationPolicy,
+)
+
+from . import waivers as waivers_mod
+from .registry import RULES, Resource, Rule, Stack, StackResource
+from .servicer import OTHER_TYPE, RULE_ATTR
+
+PACK_NAME = "kiln-immutable"
+WAIVED_PREFIX = "waived "
+SEVERITY = {"low": Severity.LOW, "medium": Severity.MEDIUM, "high": Severity.HIGH,
+            "critical": Severity.CRITICAL}
+
+
+def stack_config() -> dict[str, str]:
+    """The stack's config as the engine passes it to a policy pack (``PULUMI_CONFIG``)."""
+    try:
+        config = json.loads(os.environ.get("PULUMI_CONFIG") or "{}")
+    except ValueError:
+        return {}
+    return config if isinstance(config, dict) else {}
+
+
+def stack_of(urn: str) -> str:
+    """The stack a URN belongs to (``urn:pulumi:<stack>::…``), else ``$PULUMI_STACK``."""
+    head = urn.split("::", 1)[0]
+    if head.startswith("urn:pulumi:") and head != "urn:pulumi:":
+        return head[len("urn:pulumi:"):]
+    return os.environ.get("PULUMI_STACK", "")
+
+
+def region_of(props: Mapping[str, Any], provider: Any) -> str | None:
+    """A resource's region: its own ``region`` input, its provider's, or ``aws:region``."""
+    own = props.get("region")
+    if isinstance(own, str) and own:
+        return own
+    if provider is not None:
+        configured = provider.props.get("region")
+        if isinstance(configured, str) and configured:
+            return configured
+    region = stack_config().get("aws:region")
+    return region or None
+
+
+def _settle(rule: Rule, findings: Iterable[tuple[str, str, str]], report: Any, args: Any, *,
+            waivers: list[waivers_mod.Waiver], stack_wide: bool) -> None:
+    """Report unwaived findings ``(urn, name, message)``; answer the waived ones as N/A."""
+    waived = []
+    for urn, name, message in findings:
+        waiver = waivers_mod.find(waivers, rule.id, stack_of(urn), urn, name)
+        if waiver is None:
+            report(message, urn) if stack_wide and urn else report(message)
+        else:
+            waived.append({"urn": urn, "message": message, "waiver": waiver.to_json()})
+    if waived:
+        args.not_applicable(WAIVED_PREFIX + json.dumps(waived, sort_keys=True))
+
+
+def _resource_policy(rule: Rule, waivers: list[waivers_mod.Waiver]) -> ResourceValidationPolicy:
+    def validate(args: Any, report: Any) -> None:
+        if args.resource_type not in rule.types:
+            args.not_applicable(OTHER_TYPE)
+        resource = Resource(
+            type=args.resource_type, name=args.name, props=args.props, urn=args.urn,
+            ignore_changes=tuple(args.opts.ignore_changes or ()),
+            config={**rule.defaults(), **(args.get_config() or {})},
+            region=region_of(args.props, args.provider))
+        messages = [(args.urn, args.name, m) for m in rule.check(resource)]
+        _settle(rule, messages, report, args, waivers=waivers, stack_wide=False)
+
+    return ResourceValidationPolicy(
+        name=rule.id, description=rule.description, validate=validate,
+        severity=SEVERITY[rule.severity], remediation_steps=rule.remediation,
+        config_schema=_schema(rule))
+
+
+def _stack_policy(rule: Rule, waivers: list[waivers_mod.Waiver]) -> StackValidationPolicy:
+    def validate(args: Any, report: Any) -> None:
+        resources = tuple(StackResource(r.resource_type, r.name, r.urn, r.props,
+                                        r.parent.urn if r.parent is not None else "")
+                          for r in args.resources)
+        names = {r.urn: r.name for r in resources}
+        stack_urn = next((r.urn for r in resources if r.type == "pulumi:pulumi:Stack"), "")
+        config = {**rule.defaults(), **(args.get_config() or {})}
+        findings = [(urn or "", names.get(urn or "", "") or names.get(stack_urn, ""), message)
+                    for urn, message in rule.check(Stack(resources, config))]
+        _settle(rule, findings, report, args, waivers=waivers, stack_wide=True)
+
+    return StackValidationPolicy(
+        name=rule.id, description=rule.description, validate=validate,
+        severity=SEVERITY[rule.severity], remediation_steps=rule.remediation,
+        config_schema=_schema(rule))
+
+
+def _schema(rule: Rule) -> PolicyConfigSchema | None:
+    return PolicyConfigSchema(properties={k: dict(v) for k, v in rule.config.items()}) \
+        if rule.config else None
+
+
+def build_policies(waiver_list: list[waivers_mod.Waiver] | None = None) -> list[Any]:
+    """One pulumi-policy policy per rule; loads (and so validates) the waiver file."""
+    if waiver_list is None:
+        waiver_list = waivers_mod.load(RULES)
+    policies: list[Any] = []
+    for rule in RULES.values():
+        made = _stack_policy(rule, waiver_list) if rule.stack \
+            else _resource_policy(rule, waiver_list)
+        setattr(made, RULE_ATTR, rule)
+        policies.append(made)
+    return policies
+
+
+DEFAULT_ENFORCEMENT = EnforcementLevel.MANDATORY

@@ -1,0 +1,97 @@
+"""Reading engine property values the way the AWS provider does.
+
+Properties arrive as the engine sends them: camelCase names, numbers as floats, and some
+booleans as strings (launch templates take ``"true"``/``"false"``). These helpers keep rules
+honest about those shapes, so ``"TRUE"`` or ``22.0`` cannot slip past a comparison.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+DIGEST_REFERENCE = re.compile(r"@sha256:[0-9a-f]{64}$")
+
+
+def present(value: Any) -> bool:
+    """True for anything but a missing value or an empty string."""
+    return value is not None and value != ""
+
+
+def truthy(value: Any) -> bool:
+    """``True`` or the strings ``"true"``/``"1"`` in any case (the provider's string booleans)."""
+    if isinstance(value, bool):
+        return value
+    return isinstance(value, str) and value.strip().lower() in ("true", "1")
+
+
+def number(value: Any) -> int | None:
+    """An integer from an int, a float or a numeric string; None when there is none."""
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        return int(float(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def listed(value: Any) -> list[Any]:
+    """A list from a list, a single value, or nothing."""
+    if value is None:
+        return []
+    if isinstance(value, str | bytes | Mapping):
+        return [value]
+    if isinstance(value, Sequence):
+        return list(value)
+    return [value]
+
+
+def mapping(value: Any) -> Mapping[str, Any]:
+    """``value`` when it is a mapping, else an empty one."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def tags(value: Any) -> dict[str, Any]:
+    """Tags as a dict, from a map (most resources) or ``[{key, value}]`` (autoscaling groups).
+
+    Only keys are read eagerly; values are read one by one so an unknown value in an
+    unrelated tag does not stop a rule during preview.
+    """
+    if isinstance(value, Mapping):
+        return {str(k): _Lazy(value, k) for k in value}
+    found: dict[str, Any] = {}
+    for item in listed(value):
+        if isinstance(item, Mapping) and isinstance(item.get("key"), str):
+            found[item["key"]] = _Lazy(item, "value")
+    return found
+
+
+def tag(value: Any, key: str) -> Any:
+    """One tag's value from a tags property (map or list form), or None."""
+    lazy = tags(value).get(key)
+    return lazy.get() if isinstance(lazy, _Lazy) else None
+
+
+class _Lazy:
+    """A tag value read only when asked for."""
+
+    __slots__ = ("container", "key")
+
+    def __init__(self, container: Mapping[str, Any], key: str) -> None:
+        self.container = container
+        self.key = key
+
+    def get(self) -> Any:
+        return self.container.get(self.key)
+
+
+def by_digest(reference: Any) -> bool:
+    """True when a container image reference pins ``@sha256:<64 hex>``."""
+    return isinstance(reference, str) and bool(DIGEST_REFERENCE.search(reference))
+
+
+def path_head(path: str) -> str:
+    """First segment of a property path, normalised: ``image_id`` / ``imageId[0]`` → ``imageid``."""
+    head = re.split(r"[.\[]", path.strip(), maxsplit=1)[0]
+    return head.replace("_", "").replace('"', "").lower()
