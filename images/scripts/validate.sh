@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# The image checks itself before it is captured; any failed check fails the bake.
+# Inputs: KILN_ROOT (the filesystem to check, default /), CONTAINER_IMAGE (app images:
+# the unit must run exactly this digest).
+set -euo pipefail
+
+root="${KILN_ROOT:-/}"
+root="${root%/}"
+failures=0
+
+fail() {
+    echo "validate: FAIL: $*" >&2
+    failures=$((failures + 1))
+}
+
+enabled() {
+    local state
+    state="$(systemctl --root="${root:-/}" is-enabled "$1" 2>/dev/null || true)"
+    [[ "$state" == enabled || "$state" == enabled-runtime || "$state" == static ]]
+}
+
+for unit in sshd.service sshd.socket; do
+    if enabled "$unit"; then
+        fail "$unit is enabled (no shell access to immutable instances)"
+    fi
+done
+
+shopt -s nullglob
+for keys in "$root"/root/.ssh/authorized_keys* "$root"/home/*/.ssh/authorized_keys*; do
+    if [[ -s "$keys" ]]; then
+        fail "authorized keys present: ${keys#"$root"}"
+    fi
+done
+
+if [[ -e "$root/etc/cloud/cloud.cfg" ]]; then
+    if ! grep -Eqs '^allow_userdata:[[:space:]]*false' "$root"/etc/cloud/cloud.cfg.d/*.cfg; then
+        fail "cloud-init would run user data (allow_userdata: false is not set)"
+    fi
+fi
+
+for timer in dnf-makecache.timer dnf-automatic.timer dnf-automatic-install.timer; do
+    if enabled "$timer"; then
+        fail "$timer is enabled (no patching at boot)"
+    fi
+done
+
+if ! enabled docker.service; then
+    fail "docker.service is not enabled (the image needs its container runtime)"
+fi
+
+if [[ -n "${CONTAINER_IMAGE:-}" ]]; then
+    unit="$root/etc/systemd/system/kiln-app.service"
+    if ! grep -qsF -- "--pull=never" "$unit" || ! grep -qsF -- "$CONTAINER_IMAGE" "$unit"; then
+        fail "kiln-app.service does not run $CONTAINER_IMAGE with --pull=never"
+    fi
+    if ! enabled kiln-app.service; then
+        fail "kiln-app.service is not enabled"
+    fi
+    if [[ -z "$root" ]] && ! docker image inspect "$CONTAINER_IMAGE" >/dev/null 2>&1; then
+        fail "$CONTAINER_IMAGE is not in the image store"
+    fi
+fi
+
+if ((failures)); then
+    echo "validate: $failures check(s) failed" >&2
+    exit 1
+fi
+echo "validate: ok"

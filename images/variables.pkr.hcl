@@ -1,0 +1,111 @@
+# Variables shared by golden.pkr.hcl, app.pkr.hcl and container.pkr.hcl.
+#
+# Pins live in release.auto.pkrvars.hcl. kiln passes the rest with -var: the resolved
+# base image, the emulator endpoint and communicator, the input hash. Packer 1.6 rejects
+# any declared variable left without a value, even one the chosen template does not use,
+# so values kiln supplies default to "".
+
+variable "region" {
+  type        = string
+  description = "AWS region the AMI is baked in."
+}
+
+variable "ec2_endpoint" {
+  type        = string
+  default     = ""
+  description = "EC2 API endpoint; empty for AWS, the emulator's URL for local bakes."
+}
+
+variable "communicator" {
+  type        = string
+  default     = "ssh"
+  description = "ssh on AWS; none against the emulator, where no instance boots and provisioners are skipped."
+}
+
+variable "ssh_username" {
+  type        = string
+  description = "Login user of the base AMI while it is baked; cleanup.sh removes its keys."
+}
+
+variable "instance_type" {
+  type        = string
+  description = "Instance type of the temporary build instance."
+}
+
+variable "root_volume_gb" {
+  type        = number
+  description = "Size of the encrypted gp3 root volume in GiB."
+}
+
+variable "source_ami" {
+  type        = string
+  default     = ""
+  description = "Base AMI id of the golden image; kiln resolves it from source_ami_name and source_ami_owner."
+}
+
+variable "source_ami_name" {
+  type        = string
+  description = "Name filter of the golden image's base AMI (newest match wins)."
+}
+
+variable "source_ami_owner" {
+  type        = string
+  description = "Owner account of the golden image's base AMI."
+}
+
+variable "golden_ami" {
+  type        = string
+  default     = ""
+  description = "Golden AMI the app AMI is baked from; kiln takes it from the newest golden record."
+}
+
+variable "container_image" {
+  type        = string
+  default     = ""
+  description = "Container the app AMI carries, as repository@sha256:digest; kiln takes it from the newest container record."
+}
+
+variable "app_port" {
+  type        = number
+  description = "Port the app container listens on, published on the instance."
+}
+
+variable "app_release" {
+  type        = string
+  description = "Release id the sample service serves on / and /healthz."
+}
+
+variable "container_base" {
+  type        = string
+  description = "Base image of the container image."
+}
+
+variable "container_pull" {
+  type        = bool
+  description = "Pull container_base before the build (false for a base built locally)."
+}
+
+variable "repository" {
+  type        = string
+  default     = ""
+  description = "Registry repository the container image is pushed to, e.g. 127.0.0.1:5000/kiln/web."
+}
+
+variable "image_tag" {
+  type        = string
+  default     = ""
+  description = "Registry tag of the container image; kiln derives it from the input hash."
+}
+
+variable "input_hash" {
+  type        = string
+  default     = ""
+  description = "kiln's hash of everything that determines the image (set by kiln)."
+}
+
+locals {
+  # Provisioners need a connection; against the emulator (communicator none) no instance
+  # runs, so the AMI sources skip them there and only there.
+  offline = var.communicator == "none" ? ["amazon-ebs.golden", "amazon-ebs.app"] : []
+  stamp   = "${formatdate("YYYYMMDD-hhmmss", timestamp())}-${substr(uuidv4(), 0, 8)}"
+}

@@ -1,0 +1,133 @@
+"""Resolve a bake's variables: pins, then what kiln derives, then ``--var``.
+
+kiln derives the emulator endpoint and communicator (AMIs), the base image (golden: the
+newest AMI matching the pinned name and owner; app: the newest golden and container
+records), and checks that each base exists before Packer starts.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kiln.bake import registry, store
+from kiln.bake.errors import BakeError
+from kiln.bake.inputs import ImageSpec
+
+DIGEST_REF = re.compile(r"^[^@\s]+@sha256:[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class Resolved:
+    region: str
+    variables: dict[str, Any]  # every value: pins, derived, overrides
+    passed: dict[str, Any]  # what goes on Packer's command line (pins come from their file)
+    base: str
+    extra_inputs: dict[str, Any] = field(default_factory=dict)
+    repository: registry.Repository | None = None
+
+
+def _require(values: Mapping[str, Any], name: str, hint: str) -> str:
+    value = values.get(name)
+    if value in (None, ""):
+        raise BakeError(f"variable {name!r} is not set; {hint}")
+    return str(value)
+
+
+def _region(values: Mapping[str, Any]) -> str:
+    region = values.get("region") or os.environ.get("AWS_REGION") \
+        or os.environ.get("AWS_DEFAULT_REGION")
+    if not region:
+        raise BakeError("variable 'region' is not set; pin it in release.auto.pkrvars.hcl "
+                        "or pass --var region=eu-west-1")
+    return str(region)
+
+
+def _golden_base(values: Mapping[str, Any], region: str) -> str:
+    from kiln.aws import images
+
+    chosen = values.get("source_ami")
+    if chosen:
+        if images.describe(str(chosen), region) is None:
+            raise BakeError(f"base AMI {chosen} does not exist in {region}")
+        return str(chosen)
+    name = _require(values, "source_ami_name", "pin the base AMI's name filter")
+    owner = _require(values, "source_ami_owner", "pin the base AMI's owner account")
+    found = images.newest(name, owner, region)
+    if found is None:
+        raise BakeError(f"no base AMI named {name!r} owned by {owner} in {region}")
+    return str(found["ImageId"])
+
+
+def _app_bases(root: Path, values: Mapping[str, Any], region: str) -> tuple[str, str]:
+    from kiln.aws import images
+
+    golden = values.get("golden_ami")
+    if not golden:
+        latest = store.latest(root, "golden", lambda r: region in r.images)
+        if latest is None:
+            raise BakeError(f"no golden AMI for {region}: run `kiln bake golden` first or "
+                            "pass --var golden_ami=ami-…")
+        golden = latest[0].images[region]
+    if images.describe(str(golden), region) is None:
+        raise BakeError(f"golden AMI {golden} does not exist in {region}")
+    container = values.get("container_image")
+    if not container:
+        latest_container = store.latest(root, "container")
+        if latest_container is None:
+            raise BakeError("no container image: run `kiln bake container` first or pass "
+                            "--var container_image=<repository>@sha256:<digest>")
+        found = latest_container[0].images
+        container = f"{found['repository']}@{found['digest']}"
+    if not DIGEST_REF.match(str(container)):
+        raise BakeError(f"container_image {container!r} is not allowed; the app AMI carries "
+                        "a container by digest: <repository>@sha256:<64 hex>")
+    return str(golden), str(container)
+
+
+def resolve(image: ImageSpec, root: Path, pins: Mapping[str, Any],
+            overrides: Mapping[str, str]) -> Resolved:
+    """All variables of the bake of ``image`` and its base image id."""
+    values: dict[str, Any] = {**pins, **overrides}
+    region = _region(values)
+    derived: dict[str, Any] = {}
+    if "region" not in values:
+        derived["region"] = region
+    extra: dict[str, Any] = {}
+    repository = None
+    if image.kind == "ami":
+        endpoint = os.environ.get("AWS_ENDPOINT_URL")
+        if endpoint and "ec2_endpoint" not in overrides:
+            derived["ec2_endpoint"] = endpoint
+        # Against the emulator no instance boots: nothing to connect to.
+        if (overrides.get("ec2_endpoint") or derived.get("ec2_endpoint")) \
+                and "communicator" not in overrides:
+            derived["communicator"] = "none"
+    if image.name == "golden":
+        base = _golden_base(values, region)
+        derived["source_ami"] = base
+    elif image.name == "app":
+        base, container = _app_bases(root, values, region)
+        derived.update(golden_ami=base, container_image=container)
+        repo, _, digest = container.partition("@")
+        extra["container"] = {"repository": repo, "digest": digest}
+    else:
+        repository = registry.parse_repository(_require(
+            values, "repository", "pass --var repository=<registry host>/<path>, e.g. "
+            "127.0.0.1:5000/kiln/web"))
+        reference = _require(values, "container_base", "pin the container's base image")
+        base_id = registry.local_image_id(reference)
+        if base_id is None:
+            if values.get("container_pull") in (True, "true"):
+                base_id = reference  # pulled by Packer; the reference is all we know
+            else:
+                raise BakeError(f"container base {reference} is not in the local image store "
+                                "(build it with `python -m kiln.bake.standins base`, or set "
+                                "container_pull = true)")
+        base = base_id
+    passed = {**derived, **overrides}
+    return Resolved(region, {**pins, **derived, **overrides}, passed, base, extra, repository)

@@ -1,0 +1,246 @@
+"""``kiln bake``: inputs → cache lookup → Packer → record → signatures → tags → ledger.
+
+A bake whose inputs were baked before (same input hash) reuses that artifact without
+starting Packer, unless forced. Otherwise Packer builds, kiln writes and signs the
+record, tags the AMI and appends ``bake`` and ``sign`` to the ledger. A failure at any
+step leaves no record and no ledger entry.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kiln import __version__, workspace
+from kiln.bake import inputs, machine, registry, store
+from kiln.bake import packer as packer_mod
+from kiln.bake.errors import BakeError, BuildError
+from kiln.bake.keys import open_signer
+from kiln.bake.resolve import Resolved, resolve
+from kiln.release import ledger as ledger_mod
+from kiln.release.record import ArtifactRecord, statement
+from kiln.release.signing import Signer, verify_with
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BakeResult:
+    name: str
+    kind: str
+    image: str  # AMI id, or repository@sha256:digest
+    location: str  # region or repository
+    record: str | None  # record digest
+    record_path: Path | None
+    input_hash: str
+    cached: bool
+    packer_run_uuid: str | None
+    base: str
+    seconds: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "image": self.image,
+                "location": self.location, "record": self.record,
+                "recordPath": str(self.record_path) if self.record_path else None,
+                "inputHash": self.input_hash, "cached": self.cached,
+                "packerRunUuid": self.packer_run_uuid, "base": self.base,
+                "seconds": round(self.seconds, 3)}
+
+
+def source(root: Path) -> dict[str, Any]:
+    """The commit baked from, and whether images/ differs from it."""
+    def git(*args: str) -> str | None:
+        try:
+            proc = subprocess.run(["git", "-C", str(root), *args], capture_output=True,
+                                  text=True, timeout=10, check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return proc.stdout.strip() if proc.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--", "images") if commit else None
+    return {"commit": commit, "dirty": commit is None or bool(status)}
+
+
+def _cache_hit(image: inputs.ImageSpec, root: Path, sealed: inputs.Inputs,
+               resolved: Resolved) -> tuple[str, str, str | None, Path | None] | None:
+    """(image, location, record digest, record path) of an earlier bake with these inputs."""
+    if image.kind == "ami":
+        from kiln.aws import images
+
+        found = images.find_baked(image.name, sealed.input_hash, resolved.region)
+        if found is None:
+            return None
+        digest = images.tags_of(found)[images.RELEASE_TAG]
+        path = store.find(root, digest)
+        if path is None:
+            log.warning("%s: record %s is not under %s (baked from another checkout?)",
+                        found["ImageId"], digest, workspace.releases_dir(root))
+        return found["ImageId"], resolved.region, digest, path
+    assert resolved.repository is not None
+    repo = str(resolved.repository)
+    latest = store.latest(root, image.name, lambda r: r.inputs.get("inputHash")
+                          == sealed.input_hash and r.images.get("repository") == repo)
+    if latest is None:
+        return None
+    # The record alone is not enough: the registry must still serve that digest for the tag.
+    served = registry.digest_for_tag(resolved.repository, registry.input_tag(sealed.input_hash))
+    if served != latest[0].images["digest"]:
+        return None
+    return f"{repo}@{served}", repo, latest[0].digest, latest[1]
+
+
+def _images(image: inputs.ImageSpec, build: packer_mod.BuildResult, resolved: Resolved,
+            tag: str) -> dict[str, str]:
+    if image.kind == "ami":
+        # The manifest is the hand-off; Packer's own artifact lines must agree with it.
+        artifact_id = str(build.manifest.get("artifact_id", ""))
+        if artifact_id not in build.output.artifact_ids(image.source):
+            raise BuildError(f"packer: the manifest names {artifact_id!r} but the build "
+                             f"reported {build.output.artifact_ids(image.source)}")
+        found: dict[str, str] = {}
+        for part in artifact_id.split(","):
+            region, _, ami = part.partition(":")
+            if ami.startswith("ami-"):
+                found[region] = ami
+        if not found:
+            raise BuildError(f"packer: no AMI id in the manifest's artifact_id "
+                            f"{build.manifest.get('artifact_id')!r}")
+        return found
+    assert resolved.repository is not None
+    digest = registry.digest_for_tag(resolved.repository, tag)
+    if digest is None:
+        raise BuildError(f"registry {resolved.repository.host} has no tag {tag} after the push")
+    pushed = build.output.pushed.get(tag)
+    if pushed and pushed != digest:
+        raise BuildError(f"registry serves {digest} for {tag} but Packer pushed {pushed}")
+    return {"repository": str(resolved.repository), "digest": digest}
+
+
+def _sign(record: ArtifactRecord, signer: Signer) -> store.SignatureFile:
+    public = signer.public_key()
+    signed = []
+    for image_id, location in record.locations():
+        message = statement(record.kind, image_id, location, record.digest)
+        signature = signer.sign(message)
+        # A signer that disagrees with its own public half would produce unverifiable
+        # releases; refuse before anything is written.
+        if not verify_with(public, message, signature.value):
+            raise BakeError(f"key {signer.key_id}: its signature does not verify with its "
+                            "public key")
+        signed.append(store.Signed(image_id, location, signature.value))
+    return store.SignatureFile(record.digest, signer.key_id, public.type, public.pem,
+                               tuple(signed))
+
+
+def _progress(report: Callable[[str], None] | None) -> Callable[[str], None] | None:
+    if report is None:
+        return None
+
+    def on_line(line: str) -> None:
+        parsed = machine.parse(line)
+        for text in (m.strip() for m in parsed.messages):
+            if text:
+                log.info("%s", text)
+                report(text.splitlines()[0])
+
+    return on_line
+
+
+def bake(name: str, root: Path, overrides: Mapping[str, str] | None = None, *,
+         force: bool = False, signing_key: str | None = None, images_dir: Path | None = None,
+         progress: Callable[[str], None] | None = None) -> BakeResult:
+    """Bake image ``name`` of the project at ``root`` (or reuse an identical earlier bake)."""
+    started = time.monotonic()
+    image = inputs.spec(name)
+    images_dir = images_dir or root / "images"
+    packer_mod.check_environment()
+    packer = packer_mod.find()
+    files = inputs.collect_files(images_dir, image, packer.needs_plugin_file)
+    pins = inputs.parse_pins(files[inputs.PINS_FILE].decode("utf-8", errors="replace"))
+    resolved = resolve(image, root, pins, dict(overrides or {}))
+    sealed = inputs.seal(inputs.Inputs(image, files, resolved.variables, resolved.base,
+                                       packer.version))
+    ledger = ledger_mod.FileLedger(workspace.ledger_path(root))
+    ledger.verify()  # a broken ledger fails the bake before anything is built
+    src = source(root)
+    if not force:
+        hit = _cache_hit(image, root, sealed, resolved)
+        if hit is not None:
+            image_id, location, digest, path = hit
+            log.info("cache hit: %s inputs %s already baked as %s", name, sealed.input_hash,
+                     image_id)
+            ledger.append("bake", stack=None, commit=src["commit"],
+                          subject={"name": name, "kind": image.kind, "image": image_id,
+                                   "record": digest},
+                          details={"inputHash": sealed.input_hash, "cache": "hit"})
+            return BakeResult(name, image.kind, image_id, location, digest, path,
+                              sealed.input_hash, True, None, resolved.base,
+                              time.monotonic() - started)
+    signer = open_signer(signing_key or workspace.signing_key(), resolved.region)
+    tag = registry.input_tag(sealed.input_hash)
+    variables = {**resolved.passed, "input_hash": sealed.input_hash}
+    if image.kind == "container":
+        variables["image_tag"] = tag
+    with tempfile.TemporaryDirectory(prefix=f"kiln-bake-{name}-") as tmp:
+        staged = packer_mod.stage(files, Path(tmp))
+        build = packer_mod.build(packer, staged,
+                                 {k: inputs.packer_value(v) for k, v in variables.items()},
+                                 _progress(progress), shown_as=str(images_dir))
+    found = _images(image, build, resolved, tag)
+    document = sealed.document()
+    record = ArtifactRecord(
+        kind=image.kind, name=name, images=found, source=src,
+        inputs={"template": image.template, "inputHash": sealed.input_hash,
+                "variables": document["variables"], "base": resolved.base,
+                "files": document["files"], **resolved.extra_inputs},
+        tools={"packer": packer.version, "kiln": __version__},
+        built_at=ledger_mod.now(), packer_run_uuid=str(build.manifest["packer_run_uuid"]))
+    try:
+        signatures = _sign(record, signer)
+    except Exception:
+        log.error("built %s but did not sign it; nothing recorded", found)
+        raise
+    record_path, sig_path = store.write(root, record, signatures)
+    try:
+        _tag(record, signatures, sealed.input_hash, src)
+        ledger.append("bake", stack=None, commit=src["commit"],
+                      subject={"name": name, "kind": image.kind,
+                               "image": record.locations()[0][0], "record": record.digest},
+                      details={"inputHash": sealed.input_hash, "cache": "miss",
+                               "base": resolved.base, "packerRunUuid": record.packer_run_uuid})
+        ledger.append("sign", stack=None, commit=src["commit"],
+                      subject={"record": record.digest,
+                               "images": [i for i, _ in record.locations()]},
+                      details={"keyId": signatures.key_id, "keyType": signatures.key_type})
+    except Exception:
+        store.remove(record_path, sig_path)
+        raise
+    image_id, location = record.locations()[0]
+    shown = f"{location}@{image_id}" if image.kind == "container" else image_id
+    return BakeResult(name, image.kind, shown, location, record.digest, record_path,
+                      sealed.input_hash, False, record.packer_run_uuid, resolved.base,
+                      time.monotonic() - started)
+
+
+def _tag(record: ArtifactRecord, signatures: store.SignatureFile, input_hash: str,
+         src: Mapping[str, Any]) -> None:
+    """Mark each AMI as a finished, signed bake (one CreateTags call per AMI)."""
+    if record.kind != "ami":
+        return
+    from kiln.aws import images
+
+    for signed in signatures.signatures:
+        images.tag(signed.image, {
+            images.RELEASE_TAG: record.digest,
+            images.SIGNATURE_TAG: signed.signature,
+            images.SIGNATURE_KEY_TAG: signatures.key_id,
+            images.INPUT_HASH_TAG: input_hash,
+            images.COMMIT_TAG: src.get("commit") or "unknown",
+        }, signed.location)
