@@ -9,7 +9,7 @@ STAMP := $(VENV)/.kiln-installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test lint bench venv clean
+.PHONY: help demo test lint bench venv clean compile
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
@@ -21,19 +21,25 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
+# kiln's own modules are imported from the source tree; byte-compile them once so a
+# command does not recompile them on every start (PYTHONDONTWRITEBYTECODE may be set).
+compile: $(STAMP)
+	@$(BIN)/python -m compileall -q infra policies >/dev/null
+
 venv: $(STAMP) ## Create or update the virtual environment
 
-demo: $(STAMP) ## Run kiln's main job locally: plan every stack offline
+demo: compile ## Run kiln's main job locally: plan every stack offline
 	$(BIN)/kiln demo
 
-test: $(STAMP) ## Run the test suite
+test: compile ## Run the test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP) ## Lint and type-check
-	$(BIN)/ruff check infra tests bench
+	$(BIN)/ruff check infra tests bench policies
 	$(BIN)/mypy
+	$(BIN)/mypy policies/immutable/kiln_immutable
 
-bench: $(STAMP) ## Run the benchmarks (each prints one comparison table)
+bench: compile ## Run the benchmarks (each prints one comparison table)
 	@set -e; for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b; done
 
 clean: ## Remove the virtual environment and caches

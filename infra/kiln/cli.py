@@ -15,19 +15,33 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
-from rich.tree import Tree
 
 from kiln import __version__
 
 app = typer.Typer(name="kiln", add_completion=False, no_args_is_help=True,
                   pretty_exceptions_enable=False,
                   help="Immutable infrastructure on AWS: signed images, blue/green stacks.")
+
+
+class _LazyConsole:
+    """A rich Console made on first use: commands that print one plain line (rollback's
+    fast path) never pay for importing rich."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return getattr(self._console, name)
+
+
 # Piped output keeps whole lines (a terminal's own width applies when there is one).
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 240)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = _LazyConsole(highlight=False, width=None if sys.stdout.isatty() else 240)
+err = _LazyConsole(stderr=True, highlight=False, soft_wrap=True)
 
 EXIT_BAD_INPUT = 2
 T = TypeVar("T")
@@ -36,13 +50,16 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable J
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
-    err.print(f"kiln: error: {message}", markup=False)
+    print(f"kiln: error: {message}", file=sys.stderr)
     raise typer.Exit(code)
 
 
 @contextmanager
 def waiting(message: str) -> Iterator[None]:
-    """A spinner on stderr while something slow runs (silent when stderr is not a TTY)."""
+    """A spinner on stderr while something slow runs (only when stderr is a terminal)."""
+    if not sys.stderr.isatty():
+        yield
+        return
     with err.status(message, spinner="dots"):
         yield
 
@@ -95,6 +112,8 @@ def plan_cmd(stack: Annotated[str, typer.Argument(help="Stack name, e.g. dev.")]
         out.print_json(data=result.to_json()) if sys.stdout.isatty() else \
             print(json.dumps(result.to_json(), indent=2, sort_keys=True))
         return
+    from kiln.render import render_plan
+
     render_plan(result)
 
 
@@ -109,6 +128,8 @@ def demo_cmd(as_json: JsonFlag = False) -> None:
         print(json.dumps([p.to_json() for p in plans], indent=2, sort_keys=True))
         return
     for result in plans:
+        from kiln.render import render_plan
+
         render_plan(result)
         out.print()
 
@@ -153,80 +174,20 @@ def audit_cmd(
     if as_json:
         print(report.dumps(), end="")
     else:
+        from kiln.render import render_audit
+
         render_audit(report, written)
     raise typer.Exit(report.exit_code)
 
 
-def render_audit(report: Any, written: list[Path]) -> None:
-    counts = report.counts()
-    table = Table(title=f"{report.stack}: findings ({report.environment} enforcement)",
-                  title_justify="left")
-    for column in ("severity", "enforcement", "rule", "resource", "message"):
-        table.add_column(column, overflow="fold")
-    for finding in report.findings:
-        table.add_row(finding.severity, "waived" if finding.waived else finding.enforcement,
-                      finding.rule, finding.name, finding.message)
-    if report.findings:
-        out.print(table)
-    verdict = "FAIL" if report.exit_code else "PASS"
-    out.print(f"{verdict}: {counts['mandatory']} mandatory, {counts['advisory']} advisory, "
-              f"{counts['suppressed']} waived; {counts['passed']}/{counts['checks']} checks "
-              f"passed over {counts['resources']} resources")
-    for path in written:
-        out.print(f"wrote {path}")
 
 
-def _describe(keys: dict[str, Any]) -> str:
-    parts = []
-    for name, value in keys.items():
-        if isinstance(value, dict):
-            shown = ", ".join(f"{k}={v}" for k, v in value.items())
-        elif isinstance(value, list):
-            shown = ", ".join(str(v) for v in value) or "none"
-        else:
-            shown = str(value)
-        parts.append(f"{name}={shown}")
-    return "  ".join(parts)
 
 
-def _short_digest(digest: str | None) -> str:
-    return f"{digest[:19]}…" if digest else "-"
 
 
-def render_plan(result: Any) -> None:
-    tree = Tree(f"[bold]{result.project}[/bold] · stack [bold]{result.stack}[/bold] · "
-                f"{sum(1 for r in result.resources if r.custom)} resources")
-
-    def add(node: Tree, item: Any) -> None:
-        label = Text.assemble((item.name, "bold"), "  ", (short_type(item.type), "cyan"))
-        if item.keys:
-            label.append("\n" + _describe(item.keys), style="dim")
-        branch = node.add(label)
-        for child in sorted(item.children, key=lambda c: (not c.custom, c.type, c.name)):
-            add(branch, child)
-
-    for root in result.roots:
-        add(tree, root)
-    out.print(tree)
-    table = Table(title=f"{result.stack}: colours", title_justify="left")
-    for column in ("colour", "live", "weight %", "image", "min/desired/max",
-                   "warm pool", "release"):
-        table.add_column(column)
-    for colour, info in result.colours.items():
-        cap = info["capacity"]
-        table.add_row(colour, "yes" if info["live"] else "standby", str(info["weight"]),
-                      str(info["image"]), f"{cap['min']}/{cap['desired']}/{cap['max']}",
-                      str(info["warmPool"] or "-"), _short_digest(info["release"]))
-    out.print(table)
-    url = result.outputs.get("url")
-    if url:
-        out.print(f"url: {url} (mock DNS name)")
 
 
-def short_type(token: str) -> str:
-    """``aws:ec2/launchTemplate:LaunchTemplate`` → ``aws:ec2:LaunchTemplate`` (as Pulumi shows)."""
-    package, module, member = [*token.split(":"), "", ""][:3]
-    return f"{package}:{module.split('/')[0]}:{member}" if member else token
 
 
 @app.command("rollback")
@@ -242,16 +203,21 @@ def rollback_cmd(stack: Annotated[str, typer.Argument(help="Stack name, e.g. pro
         print(json.dumps(result.to_json(), sort_keys=True))
         return
     verb = "rolled back" if result.flipped else "completed an interrupted rollback of"
-    out.print(f"{verb} {stack}: traffic {result.source} → {result.target} in "
-              f"{result.flip_ms:.0f} ms (total {result.total_ms:.0f} ms); stack file "
-              f"updated; ledger seq {result.entry.seq if result.entry else '-'}")
+    # Plain print: the rollback path stays free of rich's import cost.
+    print(f"{verb} {stack}: traffic {result.source} → {result.target} in "
+          f"{result.flip_ms:.0f} ms (total {result.total_ms:.0f} ms); stack file "
+          f"updated; ledger seq {result.entry.seq if result.entry else '-'}")
+
+
+def short_digest(digest: str | None) -> str:
+    return f"{digest[:19]}…" if digest else "-"
 
 
 def _report_rollout(result: Any, verb: str) -> None:
     if result.already:
         out.print(f"{result.stack} already runs {result.release.image} at full traffic")
         return
-    out.print(f"{verb} {result.release.image} (record {_short_digest(result.release.record)}) "
+    out.print(f"{verb} {result.release.image} (record {short_digest(result.release.record)}) "
               f"to {result.stack}'s {result.colour} colour; canary "
               f"{','.join(map(str, result.steps))}; ledger seq "
               f"{result.entry.seq if result.entry else '-'}")
@@ -314,20 +280,9 @@ def status_cmd(stack: Annotated[str, typer.Argument(help="Stack name, e.g. prod.
     if as_json:
         print(json.dumps(result.to_json(), sort_keys=True))
     else:
-        table = Table(title=f"{stack} ({result.region}): live {result.live}",
-                      title_justify="left")
-        for column in ("colour", "weight %", "healthy", "instances", "image", "signed by",
-                       "record"):
-            table.add_column(column)
-        for colour, info in result.colours.items():
-            table.add_row(colour, str(info["weight"]), str(info["healthy"]),
-                          str(info["instances"]), info["image"], info["signedBy"] or "UNSIGNED",
-                          _short_digest(info["record"]))
-        out.print(table)
-        for line in result.drift:
-            out.print(f"drift: {line}", markup=False)
-        if not result.drift:
-            out.print("no drift")
+        from kiln.render import render_status
+
+        render_status(result)
     if result.drift:
         raise typer.Exit(1)
 
@@ -405,14 +360,9 @@ def ledger_show_cmd(stack: Annotated[str | None, typer.Option(help="Only this st
     if as_json:
         print(json.dumps([asdict(e) for e in entries], sort_keys=True))
         return
-    table = Table(title="ledger", title_justify="left")
-    for column in ("seq", "at", "action", "stack", "subject", "actor", "commit"):
-        table.add_column(column)
-    for e in entries:
-        subject = e.subject.get("image") or e.subject.get("record") or "-"
-        table.add_row(str(e.seq), e.at, e.action, e.stack or "-", str(subject), e.actor,
-                      (e.commit or "-")[:12])
-    out.print(table)
+    from kiln.render import render_ledger
+
+    render_ledger(entries)
 
 
 def _short(digest: str | None) -> str:
