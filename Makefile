@@ -28,7 +28,8 @@ compile: $(STAMP)
 
 venv: $(STAMP) ## Create or update the virtual environment
 
-demo: compile ## Run kiln's main job locally: plan every stack offline
+demo: compile ## Run kiln's pipeline locally: bake, sign, plan, deploy, promote, roll back, audit
+	.ci/install-tools packer docker.io docker-registry busybox-static
 	$(BIN)/kiln demo
 
 test: compile ## Run the test suite

@@ -95,8 +95,9 @@ class _Mocks(mocks_mod.Mocks):
         "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": "sgr-",
     }
 
-    def __init__(self, region: str) -> None:
+    def __init__(self, region: str, stack: str = "") -> None:
         self.region = region
+        self.stack = stack
         self.invokes: list[tuple[str, dict[str, Any]]] = []
 
     def call(self, args: Any) -> tuple[dict[str, Any], list[Any]]:
@@ -119,7 +120,8 @@ class _Mocks(mocks_mod.Mocks):
         module = typ.split(":")[1].split("/")[0]
         kind = typ.rsplit(":", 1)[-1]
         rid = self.ID_PREFIX.get(typ, f"{name}-") + _short(f"{typ}/{name}")
-        physical = state.get("name") or f"{name}-{_short(name, 7)}"
+        # Like auto-naming: unique per stack (IAM names, for one, are account-wide).
+        physical = state.get("name") or f"{name}-{_short(f'{self.stack}/{name}', 7)}"
         state.setdefault("name", physical)
         arn_service = {"lb": "elasticloadbalancing", "autoscaling": "autoscaling"}.get(
             module, module)
@@ -210,7 +212,7 @@ def run(body: Callable[[], Any], project: str, stack: str,
 def _run(body: Callable[[], Any], project: str, stack: str,
          config: dict[str, Any]) -> Capture:
     region = str(config.get("aws:region") or "us-east-1")
-    mocks = _Mocks(region)
+    mocks = _Mocks(region, stack)
     monitor = _RecordingMonitor(mocks)
     runtime_settings.reset_options(project=project, stack=stack)
     pulumi.runtime.set_all_config(engine_config(config), [])

@@ -118,20 +118,37 @@ def plan_cmd(stack: Annotated[str, typer.Argument(help="Stack name, e.g. dev.")]
 
 
 @app.command("demo")
-def demo_cmd(as_json: JsonFlag = False) -> None:
-    """Plan every stack in the project's environment order."""
+def demo_cmd(plan_only: Annotated[bool, typer.Option(
+                 "--plan-only", help="Only plan every stack (no stand-ins needed).")] = False,
+             keep: Annotated[bool, typer.Option(
+                 "--keep", help="Keep the scratch workspace (stack files, records, "
+                                "ledger, audit reports).")] = False,
+             as_json: JsonFlag = False) -> None:
+    """Run the whole pipeline locally: bake, sign, plan, deploy, promote, roll back, audit —
+    against the AWS emulator, a local dockerd and registry, in a scratch copy of the project."""
     from kiln import stackfiles
 
     project = guarded(stackfiles.load_project)
-    plans = [guarded(partial(_plan, stack)) for stack in project.stacks()]
-    if as_json:
-        print(json.dumps([p.to_json() for p in plans], indent=2, sort_keys=True))
-        return
-    for result in plans:
+    if plan_only:
+        plans = [guarded(partial(_plan, stack)) for stack in project.stacks()]
+        if as_json:
+            print(json.dumps([p.to_json() for p in plans], indent=2, sort_keys=True))
+            return
         from kiln.render import render_plan
 
-        render_plan(result)
-        out.print()
+        for result in plans:
+            render_plan(result)
+            out.print()
+        return
+    from kiln import demo
+
+    def say(line: str) -> None:
+        if not as_json:
+            print(line, flush=True)
+
+    result = guarded(lambda: demo.run(project.root, say, keep=keep))
+    if as_json:
+        print(json.dumps(result.to_json(), indent=2))
 
 
 @app.command("audit")

@@ -116,6 +116,6 @@ def test_plan_outside_a_project(tmp_path, monkeypatch):
 
 
 def test_demo_plans_every_stack(project_copy):
-    result = invoke("demo", "--json")
+    result = invoke("demo", "--plan-only", "--json")
     assert result.exit_code == 0, result.output
     assert [p["stack"] for p in json.loads(result.stdout)] == ["dev", "staging", "prod"]
