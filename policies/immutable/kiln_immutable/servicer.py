@@ -16,7 +16,6 @@ import logging
 from inspect import isawaitable
 from typing import Any
 
-from google.protobuf import json_format
 from pulumi.runtime import proto
 from pulumi_policy import policy as sdk
 from pulumi_policy.deserialize import deserialize_properties
@@ -94,6 +93,23 @@ def configure(self: Any, request: Any, context: Any) -> Any:
     return SDK_CONFIGURE(self, request, context)
 
 
+def _value(value: Any) -> Any:
+    kind = value.WhichOneof("kind")
+    if kind == "struct_value":
+        return {k: _value(v) for k, v in value.struct_value.fields.items()}
+    if kind == "list_value":
+        return [_value(v) for v in value.list_value.values]
+    if kind is None or kind == "null_value":
+        return None
+    return getattr(value, kind)
+
+
+def struct_to_dict(struct: Any) -> dict[str, Any]:
+    """``json_format.MessageToDict`` for a ``Struct``, without its per-field descriptor
+    lookups (the same values, several times faster on large stacks)."""
+    return {k: _value(v) for k, v in struct.fields.items()}
+
+
 def analyze(self: Any, request: Any, _context: Any) -> Any:
     if not self.__dict__.get("_kiln_runtime"):
         # The SDK re-reads the same environment on every request; once is enough.
@@ -104,7 +120,7 @@ def analyze(self: Any, request: Any, _context: Any) -> Any:
     response.MergeFromString(skipped)
     if not run:
         return response
-    props = deserialize_properties(json_format.MessageToDict(request.properties))
+    props = deserialize_properties(struct_to_dict(request.properties))
     shared = (unknown_checking_proxy(props), self._get_resource_options(request),
               self._get_provider_resource(request))
     for policy, level in run:
@@ -120,7 +136,7 @@ def _stack_resources(self: Any, request: Any) -> list[Any]:
     resources, links = [], []
     for r in request.resources:
         props = unknown_checking_proxy(
-            deserialize_properties(json_format.MessageToDict(r.properties)))
+            deserialize_properties(struct_to_dict(r.properties)))
         res = sdk.PolicyResource(r.type, props, r.urn, r.name, self._get_resource_options(r),
                                  self._get_provider_resource(r), None, [], {})
         resources.append(res)
