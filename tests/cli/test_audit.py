@@ -6,12 +6,9 @@ import json
 from xml.etree import ElementTree as ET
 
 import pytest
-from typer.testing import CliRunner
 
-from kiln.cli import app
+from tests.cli.clitools import invoke, one_line_error
 from tests.policies import auditkit as ak
-
-runner = CliRunner()
 
 
 @pytest.fixture
@@ -21,19 +18,8 @@ def project(project_copy):
     return project_copy
 
 
-def invoke(*args: str):
-    return runner.invoke(app, list(args))
 
 
-def _one_line_error(result, *needles: str) -> None:
-    assert result.exit_code == 2, result.output
-    assert result.stdout == ""
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("kiln: error: ")
-    for needle in needles:
-        assert needle in lines[0]
-    assert "Traceback" not in result.output
 
 
 def test_audit_dev_writes_every_report(project, tmp_path):
@@ -76,13 +62,13 @@ def test_audit_export_in_dev_is_advisory(project, tmp_path):
 
 
 def test_unknown_stack(project):
-    _one_line_error(invoke("audit", "qa"), "unknown stack 'qa'", "dev, staging, prod")
+    one_line_error(invoke("audit", "qa"), "unknown stack 'qa'", "dev, staging, prod")
 
 
 def test_unreadable_export(project, tmp_path):
     bad = tmp_path / "export.json"
     bad.write_text("{]")
-    _one_line_error(invoke("audit", "--export", str(bad), "--stack", "prod"),
+    one_line_error(invoke("audit", "--export", str(bad), "--stack", "prod"),
                     "not a JSON stack export")
 
 
@@ -91,7 +77,7 @@ def test_broken_waiver_file(project, tmp_path):
     export.write_text(json.dumps(ak.export_document(ak.stack_source("prod"))))
     waivers = tmp_path / "waivers.yaml"
     waivers.write_text("waivers:\n  - rule: kiln-ec2-keypair-disallowed\n    resource: '*'\n")
-    _one_line_error(invoke("audit", "--export", str(export), "--stack", "prod", "--waivers",
+    one_line_error(invoke("audit", "--export", str(export), "--stack", "prod", "--waivers",
                            str(waivers)), "policy pack failed to start",
                     "waivers[0].stack is missing")
 
@@ -104,4 +90,4 @@ def test_broken_waiver_file(project, tmp_path):
                                        "dev, prod, staging")),
 ])
 def test_bad_arguments(project, args, needles):
-    _one_line_error(invoke(*args), *needles)
+    one_line_error(invoke(*args), *needles)

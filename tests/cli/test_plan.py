@@ -5,15 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from typer.testing import CliRunner
 
-from kiln.cli import app
-
-runner = CliRunner()
-
-
-def invoke(*args: str):
-    return runner.invoke(app, list(args))
+from tests.cli.clitools import invoke, one_line_error
 
 
 def test_plan_prints_the_resource_tree_and_colours(project_copy):
@@ -60,28 +53,19 @@ def test_plan_reflects_an_edited_stack_file(project_copy):
     assert plan["outputs"]["liveColour"] == "green"
 
 
-def _one_line_error(result, *needles: str) -> None:
-    assert result.exit_code == 2, result.output
-    assert result.stdout == ""
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("kiln: error: ")
-    for needle in needles:
-        assert needle in lines[0]
-    assert "Traceback" not in result.output
 
 
 def test_plan_unknown_stack(project_copy):
-    _one_line_error(invoke("plan", "qa"), "unknown stack 'qa'", "dev, staging, prod")
+    one_line_error(invoke("plan", "qa"), "unknown stack 'qa'", "dev, staging, prod")
 
 
 def test_plan_bad_stack_name(project_copy):
-    _one_line_error(invoke("plan", "../etc"), "is not a stack name")
+    one_line_error(invoke("plan", "../etc"), "is not a stack name")
 
 
 def test_plan_broken_yaml(project_copy):
     (project_copy / "stacks" / "Pulumi.dev.yaml").write_text("config:\n  kiln:live: [blue\n")
-    _one_line_error(invoke("plan", "dev"), "Pulumi.dev.yaml", "not valid YAML")
+    one_line_error(invoke("plan", "dev"), "Pulumi.dev.yaml", "not valid YAML")
 
 
 @pytest.mark.parametrize(("old", "new", "needles"), [
@@ -97,7 +81,7 @@ def test_plan_bad_setting(project_copy, old, new, needles):
     text = path.read_text()
     assert old in text
     path.write_text(text.replace(old, new))
-    _one_line_error(invoke("plan", "dev"), *needles)
+    one_line_error(invoke("plan", "dev"), *needles)
 
 
 def test_plan_missing_required_key(project_copy):
@@ -106,13 +90,13 @@ def test_plan_missing_required_key(project_copy):
     start = next(i for i, line in enumerate(lines) if line.startswith("  kiln:green:"))
     del lines[start:start + 4]
     path.write_text("".join(lines))
-    _one_line_error(invoke("plan", "dev"), "kiln:green", "is missing")
+    one_line_error(invoke("plan", "dev"), "kiln:green", "is missing")
 
 
 def test_plan_outside_a_project(tmp_path, monkeypatch):
     monkeypatch.delenv("KILN_PROJECT_DIR", raising=False)
     monkeypatch.chdir(tmp_path)
-    _one_line_error(invoke("plan", "dev"), "no Pulumi.yaml")
+    one_line_error(invoke("plan", "dev"), "no Pulumi.yaml")
 
 
 def test_demo_plans_every_stack(project_copy):

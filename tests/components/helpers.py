@@ -7,14 +7,15 @@ from typing import Any
 
 from kiln import capture
 from kiln.components.bluegreen import BlueGreenArgs, BlueGreenService
+from kiln.plan import (  # noqa: F401 (re-exported for the component tests)
+    ASG,
+    INGRESS_RULE,
+    LAUNCH_TEMPLATE,
+    LISTENER,
+    SECURITY_GROUP,
+    TARGET_GROUP,
+)
 from kiln.settings import StackSettings
-
-LISTENER = "aws:lb/listener:Listener"
-TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
-LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
-ASG = "aws:autoscaling/group:Group"
-SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
-INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 
 
 def build_service(settings: StackSettings, **changes: Any) -> capture.Capture:

@@ -33,6 +33,19 @@ def run_kiln(*args: str, fault: str | None = None, timeout: float = 120,
 
 
 @contextmanager
+def session_hook(event: str, handler: Any) -> Iterator[None]:
+    """Register a botocore event handler on kiln's session for the block."""
+    session = clients._session()
+    session.register(event, handler)
+    clients.reset()  # clients copy the session's hooks when created
+    try:
+        yield
+    finally:
+        session.unregister(event, handler)
+        clients.reset()
+
+
+@contextmanager
 def aws_calls() -> Iterator[list[str]]:
     """Record every AWS operation name called through kiln's clients in this process."""
     seen: list[str] = []
@@ -40,14 +53,8 @@ def aws_calls() -> Iterator[list[str]]:
     def record(model: Any, **_: Any) -> None:
         seen.append(model.name)
 
-    session = clients._session()
-    session.register("before-call", record)
-    clients.reset()  # clients copy the session's hooks when created
-    try:
+    with session_hook("before-call", record):
         yield seen
-    finally:
-        session.unregister("before-call", record)
-        clients.reset()
 
 
 def mutating(calls: list[str]) -> list[str]:

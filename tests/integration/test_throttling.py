@@ -11,11 +11,10 @@ import pytest
 from botocore.awsrequest import AWSResponse
 
 from kiln import stackfiles
-from kiln.aws import clients
 from kiln.ops import context, rollback
 
 from ..scenario import stand_up
-from .opsutil import aws_calls, ledger, listener_weights, mutating
+from .opsutil import aws_calls, ledger, listener_weights, mutating, session_hook
 
 STACK = "staging"
 QUERY_THROTTLE = (b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>"
@@ -53,14 +52,8 @@ def throttle_every(nth: int) -> Iterator[list[str]]:
         return AWSResponse(request.url, 400, {"Content-Type": "text/xml"},
                            _Raw(QUERY_THROTTLE))
 
-    session = clients._session()
-    session.register("before-send", maybe_throttle)
-    clients.reset()  # clients copy the session's hooks when created
-    try:
+    with session_hook("before-send", maybe_throttle):
         yield throttled
-    finally:
-        session.unregister("before-send", maybe_throttle)
-        clients.reset()
 
 
 @pytest.fixture
