@@ -43,7 +43,8 @@ build {
 
   provisioner "shell" {
     except           = local.offline
-    execute_command  = "sudo -E bash '{{ .Path }}'"
+    # The shell provisioner passes environment_vars only through {{ .Vars }}.
+    execute_command  = "sudo env {{ .Vars }} bash '{{ .Path }}'"
     environment_vars = ["CONTAINER_RUNTIME=docker"]
     scripts = [
       "${path.root}/scripts/install.sh",

@@ -1,7 +1,8 @@
 # Variables shared by golden.pkr.hcl, app.pkr.hcl and container.pkr.hcl.
 #
 # Pins live in release.auto.pkrvars.hcl. kiln passes the rest with -var: the resolved
-# base image, the emulator endpoint and communicator, the input hash. Packer 1.6 rejects
+# base image, the emulator endpoint and communicator, the input hash. (Which source of a
+# template is built is not a variable: kiln selects it with -only.) Packer 1.6 rejects
 # any declared variable left without a value, even one the chosen template does not use,
 # so values kiln supplies default to "".
 
@@ -19,7 +20,7 @@ variable "ec2_endpoint" {
 variable "communicator" {
   type        = string
   default     = "ssh"
-  description = "ssh on AWS; none against the emulator, where no instance boots and provisioners are skipped."
+  description = "amazon-ebs sources: ssh on AWS; none against the emulator, where no instance boots and provisioners are skipped."
 }
 
 variable "ssh_username" {
@@ -65,6 +66,18 @@ variable "container_image" {
   description = "Container the app AMI carries, as repository@sha256:digest; kiln takes it from the newest container record."
 }
 
+variable "chroot_device_path" {
+  type        = string
+  default     = ""
+  description = "App bake on AWS: device the golden volume is attached as on the bake host, e.g. /dev/sdf; empty picks a free one."
+}
+
+variable "chroot_nvme_device_path" {
+  type        = string
+  default     = ""
+  description = "App bake on AWS: the attached volume's partition prefix on a Nitro bake host without EBS device links, e.g. /dev/nvme1n1p."
+}
+
 variable "app_port" {
   type        = number
   description = "Port the app container listens on, published on the instance."
@@ -105,7 +118,8 @@ variable "input_hash" {
 
 locals {
   # Provisioners need a connection; against the emulator (communicator none) no instance
-  # runs, so the AMI sources skip them there and only there.
-  offline = var.communicator == "none" ? ["amazon-ebs.golden", "amazon-ebs.app"] : []
+  # runs, so the golden source skips them there and only there. (The app's provisioners
+  # run in amazon-chroot.app only.)
+  offline = var.communicator == "none" ? ["amazon-ebs.golden"] : []
   stamp   = "${formatdate("YYYYMMDD-hhmmss", timestamp())}-${substr(uuidv4(), 0, 8)}"
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The image checks itself before it is captured; any failed check fails the bake.
 # Inputs: KILN_ROOT (the filesystem to check, default /), CONTAINER_IMAGE (app images:
-# the unit must run exactly this digest).
+# the unit must run exactly this digest, and the image store must hold it).
 set -euo pipefail
 
 root="${KILN_ROOT:-/}"
@@ -17,6 +17,22 @@ enabled() {
     local state
     state="$(systemctl --root="${root:-/}" is-enabled "$1" 2>/dev/null || true)"
     [[ "$state" == enabled || "$state" == enabled-runtime || "$state" == static ]]
+}
+
+# Read Docker's image store from its files: no daemon runs in the bake's chroot. The
+# reference store maps repository@digest to an image id whose config must be present.
+in_store() {
+    local reference="$1" refs content id
+    for refs in "$root"/var/lib/docker/image/*/repositories.json; do
+        content="$(<"$refs")"
+        [[ "$content" == *"\"$reference\":\"sha256:"* ]] || continue
+        id="${content#*"\"$reference\":\"sha256:"}"
+        id="${id:0:64}"
+        if [[ "$id" =~ ^[0-9a-f]{64}$ && -s "${refs%/*}/imagedb/content/sha256/$id" ]]; then
+            return 0
+        fi
+    done
+    return 1
 }
 
 for unit in sshd.service sshd.socket; do
@@ -56,8 +72,10 @@ if [[ -n "${CONTAINER_IMAGE:-}" ]]; then
     if ! enabled kiln-app.service; then
         fail "kiln-app.service is not enabled"
     fi
-    if [[ -z "$root" ]] && ! docker image inspect "$CONTAINER_IMAGE" >/dev/null 2>&1; then
-        fail "$CONTAINER_IMAGE is not in the image store"
+    # The image's own root (live, or the bake's chroot) must hold the container; a root
+    # given as a directory is checked when it has an image store.
+    if [[ -z "$root" || -d "$root/var/lib/docker" ]] && ! in_store "$CONTAINER_IMAGE"; then
+        fail "$CONTAINER_IMAGE is not in the image store (${root}/var/lib/docker)"
     fi
 fi
 

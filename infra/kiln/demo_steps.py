@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from kiln import stackfiles
@@ -41,7 +42,7 @@ def pipeline(root: Path, env: dict[str, str], say: Callable[[str], None],
                 f"at {shown.colours[live]['weight']}%, image {shown.colours[live]['image']}")
 
     for stack in project.stacks():
-        timed(result, say, f"plan {stack}", lambda s=stack: planned(s))
+        timed(result, say, f"plan {stack}", partial(planned, stack))
 
     def deployed(stack: str) -> str:
         done = deploy.deploy(ctx, stack, app_record)
@@ -105,6 +106,6 @@ def audits(project: stackfiles.Project, say: Callable[[str], None],
                 f"{counts['advisory']} advisory; {len(written)} reports")
 
     for stack in project.stacks():
-        timed(result, say, f"audit {stack}", lambda s=stack: audited(s))
+        timed(result, say, f"audit {stack}", partial(audited, stack))
     timed(result, say, "ledger verify",
           lambda: f"{ctx.ledger.verify()} entries, hash chain intact")

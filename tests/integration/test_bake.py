@@ -60,17 +60,23 @@ def test_golden_then_app_bake_records_signs_tags_and_chains(aws: str,
                                            "release.auto.pkrvars.hcl", "scripts/install.sh",
                                            "scripts/harden.sh", "scripts/cleanup.sh",
                                            "scripts/validate.sh"}
+    # The template source Packer built is in the record, the hash and the JSON output.
+    assert record.inputs["source"] == golden.source == "amazon-ebs.golden"
+    assert golden.to_json()["source"] == "amazon-ebs.golden"
     # Anyone can recompute the input hash from what the record says went in.
     assert hash_document({
-        "schema": "kiln.inputs/v1", "image": "golden", "files": record.inputs["files"],
-        "variables": record.inputs["variables"], "base": record.inputs["base"],
-        "packer": record.tools["packer"]}) == golden.input_hash
+        "schema": "kiln.inputs/v1", "image": "golden", "source": record.inputs["source"],
+        "files": record.inputs["files"], "variables": record.inputs["variables"],
+        "base": record.inputs["base"], "packer": record.tools["packer"]}) == golden.input_hash
     trusted = keys.explicit_keys([str(bake_project.public)])
     assert verify.ami(golden.image, root, trusted, "eu-west-1").digest == golden.record
 
     app = runner.bake("app", root, {"container_image": CONTAINER})
     app_record, _ = store.load(app.record_path)  # type: ignore[arg-type]
     assert app_record.inputs["base"] == golden.image
+    # Against the emulator the app is built by its amazon-ebs stand-in (AWS: amazon-chroot).
+    assert app_record.inputs["source"] == app.to_json()["source"] == "amazon-ebs.app"
+    assert "scripts/load-container.sh" in app_record.inputs["files"]
     assert app_record.inputs["container"] == {"repository": "127.0.0.1:5000/kiln/web",
                                               "digest": "sha256:" + "ab" * 32}
     assert ami_tags(app.image)["kiln:container"] == CONTAINER

@@ -58,7 +58,7 @@ def start_together(commands: list[list[str]], env: dict[str, str], tmp_path,
 
 def hold_at(checkpoint: str) -> str:
     """Where the winner pauses, holding the lock: the step after it takes the lock."""
-    return checkpoint.replace(":start", ":locked")
+    return checkpoint.rsplit(":", 1)[0] + ":locked"
 
 
 @pytest.mark.parametrize("backend", ["file", "table"])

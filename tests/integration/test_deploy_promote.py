@@ -255,7 +255,7 @@ def test_concurrent_promotions_one_wins(project, tmp_path, backend):
     path, _ = release(project)
     assert run_kiln("deploy", "dev", str(path), env=env).returncode == 0
     results = start_together([[KILN, "promote", "dev", "staging"]] * 8, env, tmp_path,
-                             "promote:start", hold=3.0)
+                             "promote:lock", hold=3.0)
     assert sorted(r.returncode for r in results) == [0] + [3] * 7, [r.stderr for r in results]
     chain = TableLedger("kiln-ledger") if backend == "table" else ledger(root)
     assert [e.action for e in chain.entries()] == ["deploy", "promote"]

@@ -3,8 +3,9 @@
 An image is baked from its template, the shared variables, the pins, and every file the
 template reaches through ``${path.root}/…``. Those files are read once: their bytes are
 hashed and the same bytes are staged for Packer, so what is built is exactly what was
-hashed. The input hash also covers the resolved variables, the base image id and the
-Packer version; where an image goes (endpoint, repository) is not an input.
+hashed. The input hash also covers the resolved variables, the base image id, the
+template source Packer builds (``-only``) and the Packer version; where an image goes
+(endpoint, repository) or how the bake host attaches a volume is not an input.
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ PINS_FILE = "release.auto.pkrvars.hcl"
 PLUGINS_FILE = "plugins.pkr.hcl"
 PATH_ROOT_REF = re.compile(r"\$\{path\.root\}/([A-Za-z0-9._/-]+)")
 PIN_LINE = re.compile(r"^([A-Za-z_][A-Za-z0-9_-]*)\s*=\s*(.+?)\s*$")
-# Variables that say where an image goes or that kiln derives from the hash itself.
-NOT_INPUTS = frozenset({"input_hash", "image_tag", "ec2_endpoint", "repository"})
+# Variables that say where an image goes, how the bake host attaches the volume it bakes,
+# or that kiln derives from the hash itself.
+NOT_INPUTS = frozenset({"input_hash", "image_tag", "ec2_endpoint", "repository",
+                        "chroot_device_path", "chroot_nvme_device_path"})
 SCHEMA = "kiln.inputs/v1"
 
 
@@ -35,12 +38,20 @@ class ImageSpec:
     name: str
     kind: str  # "ami" | "container"
     template: str
-    source: str  # Packer's build name, e.g. amazon-ebs.golden
+    source: str  # Packer's build name on AWS, e.g. amazon-ebs.golden
+    emulator_source: str | None = None  # the build against the emulator, where it differs
+
+    def source_for(self, emulated: bool) -> str:
+        """The source Packer builds (``-only``): AWS's, or the emulator's stand-in."""
+        return (self.emulator_source or self.source) if emulated else self.source
 
 
 IMAGES: dict[str, ImageSpec] = {
     "golden": ImageSpec("golden", "ami", "golden.pkr.hcl", "amazon-ebs.golden"),
-    "app": ImageSpec("app", "ami", "app.pkr.hcl", "amazon-ebs.app"),
+    # The golden image cannot be logged in to, so on AWS the app layer is written into a
+    # volume of it (amazon-chroot); the emulator boots nothing and has no chroot host, so
+    # there amazon-ebs stands in (no provisioner runs on either emulated source).
+    "app": ImageSpec("app", "ami", "app.pkr.hcl", "amazon-chroot.app", "amazon-ebs.app"),
     "container": ImageSpec("container", "container", "container.pkr.hcl", "docker.app"),
 }
 
@@ -62,12 +73,18 @@ class Inputs:
     variables: dict[str, Any]
     base: str
     packer_version: str
+    source: str = ""  # the template source built; empty: the image's AWS source
     hashes: dict[str, str] = field(default_factory=dict)
     input_hash: str = ""
 
+    @property
+    def built_source(self) -> str:
+        return self.source or self.spec.source
+
     def document(self) -> dict[str, Any]:
         """Everything the hash covers, as recorded in the artifact record."""
-        return {"schema": SCHEMA, "image": self.spec.name, "files": self.hashes,
+        return {"schema": SCHEMA, "image": self.spec.name, "source": self.built_source,
+                "files": self.hashes,
                 "variables": {k: v for k, v in self.variables.items() if k not in NOT_INPUTS},
                 "base": self.base, "packer": self.packer_version}
 
@@ -154,9 +171,10 @@ def seal(inputs: Inputs) -> Inputs:
     hashes = {name: "sha256:" + hashlib.sha256(data).hexdigest()
               for name, data in sorted(inputs.files.items())}
     draft = Inputs(inputs.spec, inputs.files, inputs.variables, inputs.base,
-                   inputs.packer_version, hashes)
+                   inputs.packer_version, inputs.built_source, hashes)
     return Inputs(inputs.spec, inputs.files, inputs.variables, inputs.base,
-                  inputs.packer_version, hashes, digest_of(canonical(draft.document())))
+                  inputs.packer_version, inputs.built_source, hashes,
+                  digest_of(canonical(draft.document())))
 
 
 def hash_document(document: Mapping[str, Any]) -> str:

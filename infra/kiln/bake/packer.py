@@ -1,9 +1,11 @@
 """Run Packer through packer-py: find it, know its version, stage the files, build.
 
-packer-py 0.3 builds the command line (``-machine-readable``, ``-var k=v``) but passes no
-environment, working directory or output stream; :class:`_Executable` adds those and
-keeps packer-py's argument handling. The installed Packer's version is cached by the
-binary's identity, so a cache hit decides without starting Packer at all.
+A bake builds one source of its template, named with ``-only`` (packer-py writes
+``only=…`` as ``-only=…``). packer-py 0.3 builds the command line (``-machine-readable``,
+``-var k=v``) but passes no environment, working directory or output stream;
+:class:`_Executable` adds those and keeps packer-py's argument handling. The installed
+Packer's version is cached by the binary's identity, so a cache hit decides without
+starting Packer at all.
 """
 
 from __future__ import annotations
@@ -151,26 +153,57 @@ class BuildResult:
     manifest: dict[str, Any]
 
 
-def build(packer: Packer, staged: Path, variables: Mapping[str, str],
-          on_line: Callable[[str], None] | None = None, shown_as: str = "images") -> BuildResult:
-    """``packer build`` the staged directory; a failure raises one line from Packer's output
-    (naming files as ``shown_as/…`` rather than the temporary staging directory)."""
+def _error(staged: Path, shown_as: str, parsed: machine.PackerOutput, code: int) -> BuildError:
+    """One line from Packer's output, naming files as ``shown_as/…`` rather than the
+    temporary staging directory."""
+    return BuildError(machine.error_line(parsed, code).replace(f"{staged}/", f"{shown_as}/"))
 
-    def error(parsed: machine.PackerOutput, code: int) -> BuildError:
-        return BuildError(machine.error_line(parsed, code).replace(f"{staged}/", f"{shown_as}/"))
 
+def _prepared(packer: Packer, staged: Path, on_line: Callable[[str], None] | None,
+              shown_as: str) -> _Executable:
+    """An executable for the staged directory, its plugins installed (Packer ≥ 1.7)."""
     env = environment({"PACKER_CACHE_DIR": str(staged / ".packer_cache")})
     executable = _Executable(packer.path, env, on_line)
     if packer.needs_plugin_file:
         code, out, _ = executable.execute_cmd("init", str(staged))
         if code != 0:
-            parsed = machine.parse(out.decode("utf-8", errors="replace"))
-            raise error(parsed, code)
-    code, out, _ = executable.build(str(staged), var=dict(variables), color="false")
+            raise _error(staged, shown_as, machine.parse(out.decode("utf-8", "replace")), code)
+    return executable
+
+
+def validate(packer: Packer, staged: Path, variables: Mapping[str, str], only: str,
+             shown_as: str = "images") -> None:
+    """``packer validate -only=<source>`` the staged directory, the builder's own checks
+    included; a rejection raises one line. Packer accepts an ``-only`` that matches no
+    build and then checks nothing, so the source must be among the builds' sources."""
+    executable = _prepared(packer, staged, None, shown_as)
+    code, out, _ = executable.inspect(str(staged))
+    parsed = machine.parse(out.decode("utf-8", errors="replace"))
+    if code != 0:
+        raise _error(staged, shown_as, parsed, code)
+    listed = {line.strip() for message in parsed.messages for line in message.splitlines()}
+    if only not in listed:
+        raise BakeError(f"{shown_as}: no build has the source {only}")
+    code, out, _ = executable.validate(str(staged), var=dict(variables), only=only)
+    parsed = machine.parse(out.decode("utf-8", errors="replace"))
+    if code != 0 or parsed.ui_errors:
+        raise _error(staged, shown_as, parsed, code)
+
+
+def build(packer: Packer, staged: Path, variables: Mapping[str, str],
+          on_line: Callable[[str], None] | None = None, shown_as: str = "images", *,
+          only: str | None = None) -> BuildResult:
+    """``packer build`` the staged directory (``-only`` the given source); a failure raises
+    one line from Packer's output."""
+    executable = _prepared(packer, staged, on_line, shown_as)
+    options: dict[str, Any] = {"var": dict(variables), "color": "false"}
+    if only:
+        options["only"] = only
+    code, out, _ = executable.build(str(staged), **options)
     parsed = machine.parse(out.decode("utf-8", errors="replace"))
     if code != 0 or (parsed.ui_errors and not parsed.artifacts):
-        raise error(parsed, code)
+        raise _error(staged, shown_as, parsed, code)
     if not parsed.artifacts:
-        raise BuildError("packer: the build finished but made no artifact (does the template "
-                        "have a build block for its source?)")
+        raise BuildError(f"packer: the build finished but made no artifact (does the template "
+                         f"have a build block for {only or 'its source'}?)")
     return BuildResult(parsed, machine.read_manifest(staged / "manifest.json"))

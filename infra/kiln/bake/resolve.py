@@ -1,8 +1,9 @@
 """Resolve a bake's variables: pins, then what kiln derives, then ``--var``.
 
-kiln derives the emulator endpoint and communicator (AMIs), the base image (golden: the
-newest AMI matching the pinned name and owner; app: the newest golden and container
-records), and checks that each base exists before Packer starts.
+kiln derives the emulator endpoint and communicator (AMIs), the template source Packer
+builds (AWS's, or the emulator's stand-in when there is an endpoint), the base image
+(golden: the newest AMI matching the pinned name and owner; app: the newest golden and
+container records), and checks that each base exists before Packer starts.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class Resolved:
     variables: dict[str, Any]  # every value: pins, derived, overrides
     passed: dict[str, Any]  # what goes on Packer's command line (pins come from their file)
     base: str
+    source: str  # the template source Packer builds (-only), e.g. amazon-chroot.app
     extra_inputs: dict[str, Any] = field(default_factory=dict)
     repository: registry.Repository | None = None
 
@@ -99,13 +101,14 @@ def resolve(image: ImageSpec, root: Path, pins: Mapping[str, Any],
         derived["region"] = region
     extra: dict[str, Any] = {}
     repository = None
+    emulated = False
     if image.kind == "ami":
         endpoint = os.environ.get("AWS_ENDPOINT_URL")
         if endpoint and "ec2_endpoint" not in overrides:
             derived["ec2_endpoint"] = endpoint
+        emulated = bool(overrides.get("ec2_endpoint") or derived.get("ec2_endpoint"))
         # Against the emulator no instance boots: nothing to connect to.
-        if (overrides.get("ec2_endpoint") or derived.get("ec2_endpoint")) \
-                and "communicator" not in overrides:
+        if emulated and "communicator" not in overrides:
             derived["communicator"] = "none"
     if image.name == "golden":
         base = _golden_base(values, region)
@@ -130,4 +133,5 @@ def resolve(image: ImageSpec, root: Path, pins: Mapping[str, Any],
                                 "container_pull = true)")
         base = base_id
     passed = {**derived, **overrides}
-    return Resolved(region, {**pins, **derived, **overrides}, passed, base, extra, repository)
+    return Resolved(region, {**pins, **derived, **overrides}, passed, base,
+                    image.source_for(emulated), extra, repository)

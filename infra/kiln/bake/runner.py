@@ -42,6 +42,7 @@ class BakeResult:
     cached: bool
     packer_run_uuid: str | None
     base: str
+    source: str  # the template source built, e.g. amazon-chroot.app
     seconds: float
 
     def to_json(self) -> dict[str, Any]:
@@ -50,7 +51,7 @@ class BakeResult:
                 "recordPath": str(self.record_path) if self.record_path else None,
                 "inputHash": self.input_hash, "cached": self.cached,
                 "packerRunUuid": self.packer_run_uuid, "base": self.base,
-                "seconds": round(self.seconds, 3)}
+                "source": self.source, "seconds": round(self.seconds, 3)}
 
 
 def source(root: Path) -> dict[str, Any]:
@@ -101,9 +102,10 @@ def _images(image: inputs.ImageSpec, build: packer_mod.BuildResult, resolved: Re
     if image.kind == "ami":
         # The manifest is the hand-off; Packer's own artifact lines must agree with it.
         artifact_id = str(build.manifest.get("artifact_id", ""))
-        if artifact_id not in build.output.artifact_ids(image.source):
-            raise BuildError(f"packer: the manifest names {artifact_id!r} but the build "
-                             f"reported {build.output.artifact_ids(image.source)}")
+        reported = build.output.artifact_ids(resolved.source)
+        if artifact_id not in reported:
+            raise BuildError(f"packer: the manifest names {artifact_id!r} but "
+                             f"{resolved.source} reported {reported}")
         found: dict[str, str] = {}
         for part in artifact_id.split(","):
             region, _, ami = part.partition(":")
@@ -153,11 +155,31 @@ def _progress(report: Callable[[str], None] | None) -> Callable[[str], None] | N
     return on_line
 
 
-def bake(name: str, root: Path, overrides: Mapping[str, str] | None = None, *,
-         force: bool = False, signing_key: str | None = None, images_dir: Path | None = None,
-         progress: Callable[[str], None] | None = None) -> BakeResult:
-    """Bake image ``name`` of the project at ``root`` (or reuse an identical earlier bake)."""
-    started = time.monotonic()
+@dataclass(frozen=True)
+class Prepared:
+    """A bake up to Packer: what it reads, what it resolved, what it hashed."""
+
+    image: inputs.ImageSpec
+    images_dir: Path
+    packer: packer_mod.Packer
+    resolved: Resolved
+    sealed: inputs.Inputs
+
+    @property
+    def tag(self) -> str:
+        return registry.input_tag(self.sealed.input_hash)
+
+    def packer_variables(self) -> dict[str, str]:
+        """Every ``-var`` Packer gets (pins come from their file)."""
+        variables = {**self.resolved.passed, "input_hash": self.sealed.input_hash}
+        if self.image.kind == "container":
+            variables["image_tag"] = self.tag
+        return {k: inputs.packer_value(v) for k, v in variables.items()}
+
+
+def prepare(name: str, root: Path, overrides: Mapping[str, str] | None = None,
+            images_dir: Path | None = None) -> Prepared:
+    """Read, resolve and hash the bake of image ``name`` (Packer is not started)."""
     image = inputs.spec(name)
     images_dir = images_dir or root / "images"
     packer_mod.check_environment()
@@ -166,7 +188,29 @@ def bake(name: str, root: Path, overrides: Mapping[str, str] | None = None, *,
     pins = inputs.parse_pins(files[inputs.PINS_FILE].decode("utf-8", errors="replace"))
     resolved = resolve(image, root, pins, dict(overrides or {}))
     sealed = inputs.seal(inputs.Inputs(image, files, resolved.variables, resolved.base,
-                                       packer.version))
+                                       packer.version, resolved.source))
+    return Prepared(image, images_dir, packer, resolved, sealed)
+
+
+def validate(name: str, root: Path, overrides: Mapping[str, str] | None = None,
+             images_dir: Path | None = None) -> Prepared:
+    """``packer validate`` the bake of ``name`` for the source it would build, with the
+    variables it would pass, without building; a rejection raises one line."""
+    prepared = prepare(name, root, overrides, images_dir)
+    with tempfile.TemporaryDirectory(prefix=f"kiln-validate-{name}-") as tmp:
+        staged = packer_mod.stage(prepared.sealed.files, Path(tmp))
+        packer_mod.validate(prepared.packer, staged, prepared.packer_variables(),
+                            prepared.resolved.source, shown_as=str(prepared.images_dir))
+    return prepared
+
+
+def bake(name: str, root: Path, overrides: Mapping[str, str] | None = None, *,
+         force: bool = False, signing_key: str | None = None, images_dir: Path | None = None,
+         progress: Callable[[str], None] | None = None) -> BakeResult:
+    """Bake image ``name`` of the project at ``root`` (or reuse an identical earlier bake)."""
+    started = time.monotonic()
+    prepared = prepare(name, root, overrides, images_dir)
+    image, resolved, sealed = prepared.image, prepared.resolved, prepared.sealed
     ledger = ledger_mod.FileLedger(workspace.ledger_path(root))
     ledger.verify()  # a broken ledger fails the bake before anything is built
     src = source(root)
@@ -181,26 +225,24 @@ def bake(name: str, root: Path, overrides: Mapping[str, str] | None = None, *,
                                    "record": digest},
                           details={"inputHash": sealed.input_hash, "cache": "hit"})
             return BakeResult(name, image.kind, image_id, location, digest, path,
-                              sealed.input_hash, True, None, resolved.base,
+                              sealed.input_hash, True, None, resolved.base, resolved.source,
                               time.monotonic() - started)
     signer = open_signer(signing_key or workspace.signing_key(), resolved.region)
-    tag = registry.input_tag(sealed.input_hash)
-    variables = {**resolved.passed, "input_hash": sealed.input_hash}
-    if image.kind == "container":
-        variables["image_tag"] = tag
+    tag = prepared.tag
     with tempfile.TemporaryDirectory(prefix=f"kiln-bake-{name}-") as tmp:
-        staged = packer_mod.stage(files, Path(tmp))
-        build = packer_mod.build(packer, staged,
-                                 {k: inputs.packer_value(v) for k, v in variables.items()},
-                                 _progress(progress), shown_as=str(images_dir))
+        staged = packer_mod.stage(sealed.files, Path(tmp))
+        build = packer_mod.build(prepared.packer, staged, prepared.packer_variables(),
+                                 _progress(progress), shown_as=str(prepared.images_dir),
+                                 only=resolved.source)
     found = _images(image, build, resolved, tag)
     document = sealed.document()
     record = ArtifactRecord(
         kind=image.kind, name=name, images=found, source=src,
-        inputs={"template": image.template, "inputHash": sealed.input_hash,
+        inputs={"template": image.template, "source": resolved.source,
+                "inputHash": sealed.input_hash,
                 "variables": document["variables"], "base": resolved.base,
                 "files": document["files"], **resolved.extra_inputs},
-        tools={"packer": packer.version, "kiln": __version__},
+        tools={"packer": prepared.packer.version, "kiln": __version__},
         built_at=ledger_mod.now(), packer_run_uuid=str(build.manifest["packer_run_uuid"]))
     try:
         signatures = _sign(record, signer)
@@ -226,7 +268,7 @@ def bake(name: str, root: Path, overrides: Mapping[str, str] | None = None, *,
     shown = f"{location}@{image_id}" if image.kind == "container" else image_id
     return BakeResult(name, image.kind, shown, location, record.digest, record_path,
                       sealed.input_hash, False, record.packer_run_uuid, resolved.base,
-                      time.monotonic() - started)
+                      resolved.source, time.monotonic() - started)
 
 
 def _tag(record: ArtifactRecord, signatures: store.SignatureFile, input_hash: str,

@@ -100,14 +100,16 @@ def _spawn(args: list[str], log_file: Path) -> subprocess.Popen[bytes]:
                                 stdin=subprocess.DEVNULL, start_new_session=True)
 
 
-def start_dockerd(workdir: Path) -> Daemon:
-    """dockerd with its own roots under ``workdir`` and no changes to the host network."""
+def start_dockerd(workdir: Path, data_root: Path | None = None) -> Daemon:
+    """dockerd with its own roots under ``workdir`` (the data root elsewhere when given,
+    e.g. an image's /var/lib/docker) and no changes to the host network."""
     workdir.mkdir(parents=True, exist_ok=True)
     sock = workdir / "docker.sock"
     host = f"unix://{sock}"
     log_file = workdir / "dockerd.log"
     proc = _spawn(["dockerd", "--iptables=false", "--ip-forward=false", "--bridge=none",
-                   f"--data-root={workdir / 'data'}", f"--exec-root={workdir / 'exec'}",
+                   f"--data-root={data_root or workdir / 'data'}",
+                   f"--exec-root={workdir / 'exec'}",
                    f"--pidfile={workdir / 'docker.pid'}", "-H", host], log_file)
 
     def ready() -> bool:

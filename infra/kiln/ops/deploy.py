@@ -90,6 +90,7 @@ def roll_out(ctx: Context, stack: str, chosen: Candidate, *, canary: str | None,
              ) -> DeployResult:
     """Write ``chosen`` into ``stack`` and record it; apply with `pulumi up` when possible."""
     steps = canary_steps(canary)
+    checkpoint(f"{action}:lock")
     with ctx.locks.hold(stack, action):
         checkpoint(f"{action}:locked")
         settings = stackfiles.load_settings(ctx.project, stack)
