@@ -124,3 +124,13 @@ def test_second_rollback_goes_back_again(deployed):
     second = rollback.rollback(ctx, STACK)
     assert second.target == other(before.idle) == before.live
     assert [e.action for e in ledger(deployed.root).entries()] == ["rollback", "rollback"]
+
+
+def test_rollback_command_never_imports_pulumi(deployed):
+    """Rollback is on the incident path: no Pulumi SDK import cost (-X importtime)."""
+    result = run_kiln("rollback", STACK, env={"PYTHONPROFILEIMPORTTIME": "1"})
+    assert result.returncode == 0, result.stderr
+    imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines()
+                if line.startswith("import time:")}
+    assert "botocore.client" in imported  # the trace is real
+    assert not any(name.split(".")[0] in ("pulumi", "pulumi_aws") for name in imported)
