@@ -226,6 +226,10 @@ def rollback_cmd(stack: Annotated[str, typer.Argument(help="Stack name, e.g. pro
           f"updated; ledger seq {result.entry.seq if result.entry else '-'}")
 
 
+def _progress(line: str) -> None:
+    print(line, end="" if line.endswith("\n") else "\n", file=sys.stderr, flush=True)
+
+
 def short_digest(digest: str | None) -> str:
     return f"{digest[:19]}…" if digest else "-"
 
@@ -259,8 +263,9 @@ def deploy_cmd(stack: Annotated[str, typer.Argument(help="Stack name, e.g. dev."
     """Verify RELEASE and deploy it to STACK's idle colour, then make it live."""
     from kiln.ops import context, deploy
 
+    # `pulumi up` (when the CLI is here) streams its own progress to stderr.
     result = guarded(lambda: deploy.deploy(context.open_context(), stack, release,
-                                           canary=canary, pause=pause))
+                                           canary=canary, pause=pause, on_output=_progress))
     if as_json:
         print(json.dumps(result.to_json(), sort_keys=True))
         return
@@ -279,7 +284,8 @@ def promote_cmd(source: Annotated[str, typer.Argument(help="Stack promoted from.
     from kiln.ops import context, promote
 
     result = guarded(lambda: promote.promote(context.open_context(), source, target,
-                                             skip_gate=skip_gate, canary=canary, pause=pause))
+                                             skip_gate=skip_gate, canary=canary, pause=pause,
+                                             on_output=_progress))
     if as_json:
         print(json.dumps(result.to_json(), sort_keys=True))
         return
