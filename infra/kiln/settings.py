@@ -1,25 +1,35 @@
 """Stack configuration → frozen settings.
 
-Every check on a stack's ``kiln:`` configuration lives here, and every failure is a
-:class:`SettingsError` whose message is one line naming the key, the bad value and what
-is allowed. Nothing in this module imports Pulumi: the CLI, the stack-file editor and the
-Pulumi program all parse through :func:`parse`.
+Every check on a stack's ``kiln:`` configuration lives here (generic value readers in
+:mod:`kiln.fields`), and every failure is a :class:`SettingsError` whose message is one line
+naming the key, the bad value and what is allowed. Nothing here imports Pulumi: the CLI,
+the stack-file editor and the Pulumi program all parse through :func:`parse`.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import difflib
-import ipaddress
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias, cast
 
-from kiln.errors import KilnError
+from kiln.fields import (
+    NAMESPACE,
+    Obj,
+    SettingsError,
+    boolean,
+    choice,
+    cidr_network,
+    integer,
+    key,
+    match,
+    repeated,
+    show,
+    suggest,
+)
 
-NAMESPACE = "kiln"
 COLOURS: tuple[str, ...] = ("blue", "green")
 STANDBY_MODES: tuple[str, ...] = ("hot", "warm", "cold")
 KEY_TYPES: tuple[str, ...] = ("ed25519", "ecdsa-p256")
@@ -38,7 +48,6 @@ INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*[0-9][a-z0-9-]*\.[a-z0-9]+$")
 HEALTH_PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@/%-]*$")
 REGION = re.compile(r"^[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d$")
 CERT_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$")
-CIDR_TEXT = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}/[0-9]{1,2}")
 KEY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,255}$")
 # registry/path:tag or registry/path@sha256:<64 hex> (a tag or digest is required, never an
 # implicit "latest"); the registry part needs a dot or a port.
@@ -47,20 +56,10 @@ CONTAINER_REF = re.compile(
     r"(?:(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9._-]{0,127}))|(?:@(?P<digest>sha256:[0-9a-f]{64})))$"
 )
 
-INTEGER = re.compile(r"-?[0-9]+")
-
 AZ_COUNT_RANGE = (2, 6)
 VPC_PREFIX_RANGE = (16, 24)
 # An ALB needs a /27 or larger in each of its subnets.
 MAX_SUBNET_PREFIX = 27
-
-
-class SettingsError(KilnError, ValueError):
-    """A stack configuration value is missing or not allowed (message is one line)."""
-
-    def __init__(self, key: str, message: str) -> None:
-        self.key = key
-        super().__init__(f"{key}: {message}")
 
 
 @dataclass(frozen=True)
@@ -191,90 +190,9 @@ SERVICE_DEFAULTS: dict[str, Any] = {
 }
 
 
-def key(*parts: str | int) -> str:
-    """``key("service", "port")`` → ``kiln:service.port``; ints index arrays."""
-    text = f"{NAMESPACE}:{parts[0]}"
-    for part in parts[1:]:
-        text += f"[{part}]" if isinstance(part, int) else f".{part}"
-    return text
-
-
-def _suggest(word: str, allowed: Sequence[str]) -> str:
-    close = difflib.get_close_matches(word, allowed, n=1, cutoff=0.6)
-    return f"did you mean {close[0]!r}?" if close else f"allowed: {', '.join(allowed)}"
-
-
-def _show(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-class _Obj:
-    """A config object being read: remembers its key path for error messages."""
-
-    def __init__(self, value: Any, path: tuple[str | int, ...], allowed: Sequence[str]) -> None:
-        self.path = path
-        if not isinstance(value, Mapping):
-            raise SettingsError(key(*path), f"{_show(value)} is not allowed; expected an "
-                                f"object with keys {', '.join(allowed)}")
-        for name in value:
-            if name not in allowed:
-                raise SettingsError(key(*path, str(name)),
-                                    f"unknown key; {_suggest(str(name), allowed)}")
-        self.value: Mapping[str, Any] = value
-
-    def has(self, name: str) -> bool:
-        return self.value.get(name) not in (None, "")
-
-    def get(self, name: str, default: Any = None) -> Any:
-        value = self.value.get(name)
-        return default if value is None else value
-
-    def require(self, name: str, what: str) -> Any:
-        if not self.has(name):
-            raise SettingsError(key(*self.path, name), f"is missing; set it to {what}")
-        return self.value[name]
-
-    def key(self, name: str) -> str:
-        return key(*self.path, name)
-
-
-def _int(value: Any, where: str, low: int, high: int, what: str = "an integer") -> int:
-    if isinstance(value, bool) or not (
-            isinstance(value, int) or (isinstance(value, str) and INTEGER.fullmatch(value))):
-        raise SettingsError(where, f"{_show(value)} is not allowed; expected {what} {low}–{high}")
-    number = int(value)
-    if not low <= number <= high:
-        raise SettingsError(where, f"{number} is not allowed; expected {what} {low}–{high}")
-    return number
-
-
-def _match(value: Any, pattern: re.Pattern[str], where: str, what: str) -> str:
-    if not isinstance(value, str) or not pattern.fullmatch(value):
-        raise SettingsError(where, f"{_show(value)} is not allowed; expected {what}")
-    return value
-
-
-def _choice(value: Any, allowed: Sequence[str], where: str) -> str:
-    if value not in allowed:
-        hint = _suggest(value, allowed) if isinstance(value, str) else ""
-        tail = f" ({hint})" if hint.startswith("did") else ""
-        raise SettingsError(where, f"{_show(value)} is not allowed; expected one of "
-                            f"{', '.join(allowed)}{tail}")
-    return cast(str, value)
-
-
-def _bool(value: Any, where: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    if value in ("true", "false"):
-        return value == "true"
-    raise SettingsError(where, f"{_show(value)} is not allowed; expected true or false")
-
-
 def _parse_capacity(value: Any) -> Capacity:
-    obj = _Obj(value, ("service", "capacity"), CAPACITY_KEYS)
-    numbers = {n: _int(obj.require(n, "an instance count"), obj.key(n), 0, 1000)
+    obj = Obj(value, ("service", "capacity"), CAPACITY_KEYS)
+    numbers = {n: integer(obj.require(n, "an instance count"), obj.key(n), 0, 1000)
                for n in CAPACITY_KEYS}
     cap = Capacity(**numbers)
     if not cap.min <= cap.desired <= cap.max:
@@ -288,29 +206,29 @@ def _parse_capacity(value: Any) -> Capacity:
 
 
 def _parse_service(value: Any) -> Service:
-    obj = _Obj(value, ("service",), SERVICE_KEYS)
-    name = _match(obj.require("name", "the service name, e.g. web"), SERVICE_NAME,
+    obj = Obj(value, ("service",), SERVICE_KEYS)
+    name = match(obj.require("name", "the service name, e.g. web"), SERVICE_NAME,
                   obj.key("name"), "lowercase letters, digits and '-', starting with a "
                   "letter, at most 20 characters")
-    port = _int(obj.get("port", SERVICE_DEFAULTS["port"]), obj.key("port"), 1, 65535,
+    port = integer(obj.get("port", SERVICE_DEFAULTS["port"]), obj.key("port"), 1, 65535,
                 "a port")
     if port in (22, 3389):
         raise SettingsError(obj.key("port"), f"{port} is not allowed; SSH and RDP ports "
                             "are never opened (choose another service port)")
-    health = _match(obj.get("healthPath", SERVICE_DEFAULTS["healthPath"]), HEALTH_PATH,
+    health = match(obj.get("healthPath", SERVICE_DEFAULTS["healthPath"]), HEALTH_PATH,
                     obj.key("healthPath"), "an HTTP path starting with '/'")
     if len(health) > 1024:
         raise SettingsError(obj.key("healthPath"), "is longer than 1024 characters")
-    itype = _match(obj.get("instanceType", SERVICE_DEFAULTS["instanceType"]), INSTANCE_TYPE,
+    itype = match(obj.get("instanceType", SERVICE_DEFAULTS["instanceType"]), INSTANCE_TYPE,
                    obj.key("instanceType"), "an EC2 instance type such as t3.micro")
     capacity = _parse_capacity(obj.get("capacity", SERVICE_DEFAULTS["capacity"]))
-    min_healthy = _int(obj.get("minHealthy", max(capacity.min, 1)), obj.key("minHealthy"),
+    min_healthy = integer(obj.get("minHealthy", max(capacity.min, 1)), obj.key("minHealthy"),
                        1, capacity.desired, "a healthy-instance count within desired:")
-    root = _int(obj.get("rootVolumeGb", SERVICE_DEFAULTS["rootVolumeGb"]),
+    root = integer(obj.get("rootVolumeGb", SERVICE_DEFAULTS["rootVolumeGb"]),
                 obj.key("rootVolumeGb"), 8, 16384, "a size in GiB")
     container = None
     if obj.has("container"):
-        container = _match(obj.get("container"), CONTAINER_REF, obj.key("container"),
+        container = match(obj.get("container"), CONTAINER_REF, obj.key("container"),
                            "a registry image reference such as "
                            "123456789012.dkr.ecr.eu-west-1.amazonaws.com/web:1.0 or "
                            "…/web@sha256:<64 hex>")
@@ -319,21 +237,21 @@ def _parse_service(value: Any) -> Service:
 
 def _id_list(value: Any, where: str, pattern: re.Pattern[str], what: str) -> tuple[str, ...]:
     if not isinstance(value, list | tuple) or len(value) < 2:
-        raise SettingsError(where, f"{_show(value)} is not allowed; expected a list of at "
+        raise SettingsError(where, f"{show(value)} is not allowed; expected a list of at "
                             f"least two {what} ids in different availability zones")
     for index, item in enumerate(value):
-        _match(item, pattern, f"{where}[{index}]", f"a {what} id such as "
+        match(item, pattern, f"{where}[{index}]", f"a {what} id such as "
                f"{what}-0123456789abcdef0")
-    repeated = _repeated(value)
-    if repeated:
-        raise SettingsError(where, f"lists {repeated!r} twice")
+    twice = repeated(value)
+    if twice:
+        raise SettingsError(where, f"lists {twice!r} twice")
     return tuple(value)
 
 
 def _parse_network(value: Any) -> Network:
     if isinstance(value, Mapping) and any(k in value for k in EXISTING_VPC_KEYS):
-        obj = _Obj(value, ("network",), EXISTING_VPC_KEYS)
-        vpc = _match(obj.require("vpcId", "an existing VPC id"), VPC_ID, obj.key("vpcId"),
+        obj = Obj(value, ("network",), EXISTING_VPC_KEYS)
+        vpc = match(obj.require("vpcId", "an existing VPC id"), VPC_ID, obj.key("vpcId"),
                      "a VPC id such as vpc-0123456789abcdef0")
         public = _id_list(obj.require("publicSubnetIds", "the ALB's subnet ids"),
                           obj.key("publicSubnetIds"), SUBNET_ID, "subnet")
@@ -345,45 +263,17 @@ def _parse_network(value: Any) -> Network:
                                 f"{shared[0]!r} is also in publicSubnetIds; instances belong "
                                 "in private subnets only")
         return ExistingVpc(vpc, public, private)
-    obj = _Obj(value, ("network",), NEW_VPC_KEYS + EXISTING_VPC_KEYS)
+    obj = Obj(value, ("network",), NEW_VPC_KEYS + EXISTING_VPC_KEYS)
     cidr_text = obj.require("cidr", "the new VPC's IPv4 CIDR, e.g. 10.0.0.0/16 (or give "
                             "vpcId and subnet ids)")
     where = obj.key("cidr")
-    cidr = _cidr(cidr_text, where)
-    az_count = _int(obj.get("azCount", DEFAULTS["network"]["azCount"]), obj.key("azCount"),
+    cidr = cidr_network(cidr_text, where, VPC_PREFIX_RANGE)
+    az_count = integer(obj.get("azCount", DEFAULTS["network"]["azCount"]), obj.key("azCount"),
                     *AZ_COUNT_RANGE, "an availability-zone count")
     if subnet_prefix(cidr.prefixlen, az_count) > MAX_SUBNET_PREFIX:
         raise SettingsError(where, f"{cidr_text!r} is too small for {az_count} public and "
                             f"{az_count} private subnets (each at most /{MAX_SUBNET_PREFIX})")
     return NewVpc(cidr_text, az_count)
-
-
-def _cidr(text: Any, where: str) -> ipaddress.IPv4Network:
-    """An IPv4 network written exactly as ``a.b.c.d/nn`` with a prefix in range."""
-    expected = "expected an IPv4 CIDR such as 10.0.0.0/16"
-    if not isinstance(text, str) or not CIDR_TEXT.fullmatch(text):
-        raise SettingsError(where, f"{_show(text)} is not allowed; {expected}")
-    try:
-        interface = ipaddress.IPv4Interface(text)
-    except ValueError:
-        raise SettingsError(where, f"{text!r} is not allowed; {expected}") from None
-    low, high = VPC_PREFIX_RANGE
-    if not low <= interface.network.prefixlen <= high:
-        raise SettingsError(where, f"{text!r} is not allowed; expected a prefix length "
-                            f"/{low}–/{high}")
-    if interface.ip != interface.network.network_address:
-        raise SettingsError(where, f"{text!r} has host bits set; did you mean "
-                            f"{str(interface.network)!r}?")
-    return interface.network
-
-
-def _repeated(values: Sequence[Any]) -> Any:
-    seen: set[Any] = set()
-    for value in values:
-        if value in seen:
-            return value
-        seen.add(value)
-    return None
 
 
 def subnet_prefix(vpc_prefix: int, az_count: int) -> int:
@@ -395,10 +285,10 @@ def _parse_release(colour: str, value: Any) -> Release:
     if value is None:
         raise SettingsError(key(colour), f"is missing; set {colour}.image, {colour}.release "
                             f"and {colour}.signature (the {colour} colour's signed release)")
-    obj = _Obj(value, (colour,), RELEASE_KEYS)
-    image = _match(obj.require("image", "an AMI id"), AMI_ID, obj.key("image"),
+    obj = Obj(value, (colour,), RELEASE_KEYS)
+    image = match(obj.require("image", "an AMI id"), AMI_ID, obj.key("image"),
                    "an AMI id such as ami-0123456789abcdef0")
-    record = _match(obj.require("release", "the artifact record digest"), RECORD_DIGEST,
+    record = match(obj.require("release", "the artifact record digest"), RECORD_DIGEST,
                     obj.key("release"), "a record digest sha256:<64 hex>")
     signature = obj.require("signature", "the release signature (base64)")
     try:
@@ -407,43 +297,43 @@ def _parse_release(colour: str, value: Any) -> Release:
     except (binascii.Error, ValueError):
         raw = b""
     if not 32 <= len(raw) <= 192:
-        raise SettingsError(obj.key("signature"), f"{_show(signature)} is not allowed; "
+        raise SettingsError(obj.key("signature"), f"{show(signature)} is not allowed; "
                             "expected a base64 signature (Ed25519 or ECDSA P-256)")
     return Release(image, record, signature)
 
 
 def _parse_trusted_keys(value: Any) -> tuple[TrustedKey, ...]:
     if not isinstance(value, list | tuple):
-        raise SettingsError(key("trustedKeys"), f"{_show(value)} is not allowed; expected a "
+        raise SettingsError(key("trustedKeys"), f"{show(value)} is not allowed; expected a "
                             "list of {id, type, publicKey}")
     keys = []
     for index, item in enumerate(value):
-        obj = _Obj(item, ("trustedKeys", index), TRUSTED_KEY_KEYS)
-        kid = _match(obj.require("id", "the key's id"), KEY_ID, obj.key("id"),
+        obj = Obj(item, ("trustedKeys", index), TRUSTED_KEY_KEYS)
+        kid = match(obj.require("id", "the key's id"), KEY_ID, obj.key("id"),
                      "a key id (letters, digits, ._:/-)")
-        ktype = _choice(obj.require("type", "ed25519 or ecdsa-p256"), KEY_TYPES,
+        ktype = choice(obj.require("type", "ed25519 or ecdsa-p256"), KEY_TYPES,
                         obj.key("type"))
         public = obj.require("publicKey", "the PEM public key")
         if not isinstance(public, str) or "BEGIN PUBLIC KEY" not in public:
-            raise SettingsError(obj.key("publicKey"), f"{_show(public)} is not allowed; "
+            raise SettingsError(obj.key("publicKey"), f"{show(public)} is not allowed; "
                                 "expected a PEM public key (-----BEGIN PUBLIC KEY-----)")
         keys.append(TrustedKey(kid, ktype, public))
-    repeated = _repeated([k.id for k in keys])
-    if repeated:
-        raise SettingsError(key("trustedKeys"), f"lists key id {repeated!r} twice")
+    twice = repeated([k.id for k in keys])
+    if twice:
+        raise SettingsError(key("trustedKeys"), f"lists key id {twice!r} twice")
     return tuple(keys)
 
 
 def _parse_environments(value: Any) -> tuple[str, ...]:
     where = key("environments")
     if not isinstance(value, list | tuple) or not value:
-        raise SettingsError(where, f"{_show(value)} is not allowed; expected the ordered "
+        raise SettingsError(where, f"{show(value)} is not allowed; expected the ordered "
                             "list of stacks, e.g. [dev, staging, prod]")
     for index, item in enumerate(value):
-        _match(item, STACK_NAME, f"{where}[{index}]", "a stack name")
-    repeated = _repeated(value)
-    if repeated:
-        raise SettingsError(where, f"lists stack {repeated!r} twice")
+        match(item, STACK_NAME, f"{where}[{index}]", "a stack name")
+    twice = repeated(value)
+    if twice:
+        raise SettingsError(where, f"lists stack {twice!r} twice")
     return tuple(value)
 
 
@@ -453,7 +343,7 @@ def parse(config: Mapping[str, Any], stack: str) -> StackSettings:
     Values are native (YAML) types; use :func:`from_pulumi_config` for the string map the
     Pulumi engine hands a program.
     """
-    _match(stack, STACK_NAME, "stack", "a stack name (letters, digits, '_', '.', '-')")
+    match(stack, STACK_NAME, "stack", "a stack name (letters, digits, '_', '.', '-')")
     prefix = f"{NAMESPACE}:"
     raw: dict[str, Any] = {}
     for full, value in config.items():
@@ -461,7 +351,7 @@ def parse(config: Mapping[str, Any], stack: str) -> StackSettings:
             continue
         name = full[len(prefix):]
         if name not in TOP_LEVEL:
-            raise SettingsError(full, f"unknown key; {_suggest(name, list(TOP_LEVEL))}")
+            raise SettingsError(full, f"unknown key; {suggest(name, list(TOP_LEVEL))}")
         raw[name] = value
     for name, required in TOP_LEVEL.items():
         if required and raw.get(name) is None:
@@ -475,10 +365,10 @@ def parse(config: Mapping[str, Any], stack: str) -> StackSettings:
         return DEFAULTS.get(name) if value is None else value
 
     region = config.get("aws:region")
-    _match(region, REGION, "aws:region", "an AWS region such as eu-west-1")
+    match(region, REGION, "aws:region", "an AWS region such as eu-west-1")
     certificate = value_of("certificateArn") or None
     if certificate is not None:
-        _match(certificate, CERT_ARN, key("certificateArn"), "an ACM certificate ARN")
+        match(certificate, CERT_ARN, key("certificateArn"), "an ACM certificate ARN")
     settings = StackSettings(
         stack=stack,
         region=cast(str, region),
@@ -486,14 +376,14 @@ def parse(config: Mapping[str, Any], stack: str) -> StackSettings:
         network=_parse_network(value_of("network")),
         blue=_parse_release("blue", raw.get("blue")),
         green=_parse_release("green", raw.get("green")),
-        live=cast(Colour, _choice(value_of("live"), COLOURS, key("live"))),
-        traffic=_int(value_of("traffic"), key("traffic"), 1, 100,
+        live=cast(Colour, choice(value_of("live"), COLOURS, key("live"))),
+        traffic=integer(value_of("traffic"), key("traffic"), 1, 100,
                      "a percentage for the live colour:"),
-        standby=cast(Standby, _choice(value_of("standby"), STANDBY_MODES, key("standby"))),
+        standby=cast(Standby, choice(value_of("standby"), STANDBY_MODES, key("standby"))),
         trusted_keys=_parse_trusted_keys(value_of("trustedKeys")),
         certificate_arn=certificate,
         environments=_parse_environments(value_of("environments")),
-        retired=_bool(value_of("retired"), key("retired")),
+        retired=boolean(value_of("retired"), key("retired")),
     )
     return settings
 
@@ -509,7 +399,7 @@ def from_pulumi_config(config: Mapping[str, str], stack: str) -> StackSettings:
             try:
                 decoded[full] = json.loads(value)
             except (TypeError, ValueError):
-                raise SettingsError(full, f"{_show(value)} is not valid JSON") from None
+                raise SettingsError(full, f"{show(value)} is not valid JSON") from None
         else:
             decoded[full] = value
     return parse(decoded, stack)
