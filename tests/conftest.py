@@ -91,11 +91,9 @@ def moto_server() -> Iterator[str]:
     Sets ``AWS_ENDPOINT_URL`` and test credentials so every boto3 client — in this process
     and in subprocesses such as packer or ``kiln`` — talks to it.
     """
-    from moto.server import ThreadedMotoServer
-
     # One line per request is noise in a failing test's output.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server = _serial_moto_server()
     server.start()
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
