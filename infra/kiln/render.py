@@ -15,17 +15,24 @@ from rich.tree import Tree
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 240)
 
 
+# Findings shown on the terminal; the reports always hold every one.
+AUDIT_ROWS = 50
+
+
 def render_audit(report: Any, written: list[Path]) -> None:
     counts = report.counts()
     table = Table(title=f"{report.stack}: findings ({report.environment} enforcement)",
                   title_justify="left")
     for column in ("severity", "enforcement", "rule", "resource", "message"):
         table.add_column(column, overflow="fold")
-    for finding in report.findings:
+    for finding in report.findings[:AUDIT_ROWS]:  # sorted: open and most severe first
         table.add_row(finding.severity, "waived" if finding.waived else finding.enforcement,
                       finding.rule, finding.name, finding.message)
     if report.findings:
         out.print(table)
+    hidden = len(report.findings) - AUDIT_ROWS
+    if hidden > 0:
+        out.print(f"… and {hidden} more findings (every one is in the reports)")
     verdict = "FAIL" if report.exit_code else "PASS"
     out.print(f"{verdict}: {counts['mandatory']} mandatory, {counts['advisory']} advisory, "
               f"{counts['suppressed']} waived; {counts['passed']}/{counts['checks']} checks "

@@ -1,4 +1,4 @@
-"""The pack's entry point, run by the engine (``python -m pulumi.policy <engine> .``).
+"""The pack's entry point, run by the engine (``python -u -m pulumi.policy <engine> .``).
 
 Building the PolicyPack starts the analyzer server, prints its port and blocks. An invalid
 or expired waiver stops it here, so the run fails.

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import pytest
@@ -48,6 +52,42 @@ def test_audit_export_json_exits_1_on_a_mandatory_violation(project, tmp_path):
         ("kiln-ec2-launchtemplate-user-data-pinned", "web-blue-lt"),
         ("kiln-ec2-launchtemplate-signed-image", "web-green-lt")}
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["audit-prod.sarif"]
+
+
+def test_the_kiln_command_audits_from_a_plain_shell(project, tmp_path):
+    """The console script, with Python's default buffering (no PYTHONUNBUFFERED): the pack
+    still reports its port (it runs unbuffered, as the engine starts it), and after the
+    command's fast exit the piped JSON, the reports and the exit status are complete and the
+    pack's process is gone."""
+    export = tmp_path / "prod-export.json"
+    export.write_text(json.dumps(ak.export_document(ak.bad_source("prod"))))
+    kiln = Path(sys.executable).with_name("kiln")
+    buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    done = subprocess.run([str(kiln), "audit", "--export", str(export), "--stack", "prod",
+                           "--json", "--out", str(tmp_path / "out")], env=buffered,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 1, done.stderr
+    report = json.loads(done.stdout)
+    assert report["counts"]["failed"] == 4
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert written == ["audit-prod.html", "audit-prod.json", "audit-prod.sarif", "audit-prod.xml"]
+    assert json.loads((tmp_path / "out" / "audit-prod.json").read_text()) == report
+    assert ET.parse(tmp_path / "out" / "audit-prod.xml").getroot().get("failures") == "4"
+    assert packs_started_for(project) == []
+
+
+def packs_started_for(project: Path) -> list[int]:
+    """PIDs of policy packs still running whose environment names this project."""
+    marker = f"KILN_PROJECT_DIR={project}".encode()
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if b"pulumi.policy" in (proc / "cmdline").read_bytes() and \
+                    marker in (proc / "environ").read_bytes().split(b"\0"):
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
 
 
 def test_audit_export_in_dev_is_advisory(project, tmp_path):

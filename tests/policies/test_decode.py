@@ -1,13 +1,17 @@
-"""The pack's fast Struct decoding gives exactly what the SDK's MessageToDict gives."""
+"""The pack's fast Struct decoding gives exactly what the SDK's decoding gives."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+import pytest
 from google.protobuf import json_format, struct_pb2
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from kiln_immutable.servicer import struct_to_dict
+from kiln_immutable.servicer import properties, struct_to_dict
+from pulumi_policy.deserialize import deserialize_properties
+from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
 SCALARS = st.one_of(st.none(), st.booleans(), st.text(max_size=20),
                     st.integers(min_value=-(2**53), max_value=2**53),
@@ -31,3 +35,54 @@ def test_engine_markers_survive() -> None:
                                 "1b47061264138c4ac30d75fd1eb44270", "value": "x"},
                    "port": 8080, "tags": {"kiln:colour": "blue"}})
     assert struct_to_dict(struct) == json_format.MessageToDict(struct)
+
+
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+SIG, SECRET = "4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270"
+ENGINE_VALUES = st.recursive(
+    st.one_of(SCALARS, st.just(UNKNOWN)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4),
+        inner.map(lambda v: {SIG: SECRET, "value": v})),
+    max_leaves=25)
+
+
+def read(value: Any) -> Any:
+    """Everything a policy can read from decoded properties, as plain values (an unknown
+    value reads as the marker ``("unknown",)``)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping):
+        return {key: _read_item(value, key) for key in value}
+    if isinstance(value, Sequence):
+        return [_read_item(value, i) for i in range(len(value))]
+    return value
+
+
+def _read_item(container: Any, key: Any) -> Any:
+    try:
+        return read(container[key])
+    except UnknownValueError:
+        return ("unknown",)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(max_size=10), ENGINE_VALUES, max_size=6))
+def test_properties_read_as_the_sdk_decodes_them(value: dict[str, Any]) -> None:
+    """Plain or not (unknowns, secrets), policies read the same values the SDK gives."""
+    struct = struct_pb2.Struct()
+    struct.update(value)
+    sdk = unknown_checking_proxy(deserialize_properties(json_format.MessageToDict(struct)))
+    assert read(properties(struct)) == read(sdk)
+
+
+def test_plain_properties_are_plain_and_special_ones_go_through_the_sdk() -> None:
+    plain, special = struct_pb2.Struct(), struct_pb2.Struct()
+    plain.update({"tags": {"a": "b"}, "ports": [22]})
+    special.update({"tags": {"a": UNKNOWN}})
+    assert type(properties(plain)) is dict
+    assert type(properties(plain)["ports"]) is list
+    decoded = properties(special)
+    assert not isinstance(decoded, dict)
+    with pytest.raises(UnknownValueError):
+        decoded["tags"]["a"]

@@ -25,7 +25,7 @@ UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 
 
 def test_the_pack_is_started_as_the_engine_starts_it(analyzer, pack_dir):
-    assert analyzer.process.args == [sys.executable, "-m", "pulumi.policy", "127.0.0.1:0",
+    assert analyzer.process.args == [sys.executable, "-u", "-m", "pulumi.policy", "127.0.0.1:0",
                                      str(pack_dir.resolve())]
     assert 0 < analyzer.port < 65536
 

@@ -123,3 +123,18 @@ def test_html_renders_in_headless_chromium(report, tmp_path):
     subprocess.run([browser, *flags, f"--screenshot={shot}", "--window-size=1280,2000",
                     page.as_uri()], capture_output=True, timeout=120, check=True)
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+
+
+def test_the_terminal_shows_the_worst_findings_and_counts_the_rest(report, capsys):
+    from dataclasses import replace
+
+    from kiln import render
+
+    many = [replace(report.findings[0], name=f"key-{i:03}") for i in range(render.AUDIT_ROWS + 7)]
+    render.render_audit(replace(report, findings=many), [])
+    shown = capsys.readouterr().out
+    assert "key-000" in shown and f"key-{render.AUDIT_ROWS - 1:03}" in shown
+    assert f"key-{render.AUDIT_ROWS:03}" not in shown
+    assert "… and 7 more findings (every one is in the reports)" in shown
+    render.render_audit(report, [])
+    assert "more findings" not in capsys.readouterr().out

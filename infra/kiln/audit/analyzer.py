@@ -1,6 +1,6 @@
 """Run the policy pack the way the Pulumi engine runs it, and talk to it over gRPC.
 
-The engine starts a Python pack as ``python -m pulumi.policy <engine address> <pack dir>``
+The engine starts a Python pack as ``python -u -m pulumi.policy <engine address> <pack dir>``
 from the pack's directory, with the stack in ``PULUMI_STACK``/``PULUMI_PROJECT`` and its
 config in ``PULUMI_CONFIG``; the pack prints the port it listens on (127.0.0.1) and serves the
 Analyzer service. :class:`Analyzer` does the same, then stops the process by its PID.
@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -30,9 +31,9 @@ log = logging.getLogger(__name__)
 
 START_TIMEOUT = 60.0
 CALL_TIMEOUT = 60.0
-# Requests kept in flight: the pack's server has a small thread pool; pipelining hides the
-# round trip without queueing thousands of calls at once.
-WINDOW = 16
+# Requests kept in flight: pipelining hides the round trip (the pack's server has a small
+# thread pool) without queueing thousands of calls at once.
+WINDOW = 64
 MAX_MESSAGE = 400 * 1024 * 1024
 LEVELS = {"advisory": 0, "mandatory": 1, "disabled": 2, "remediate": 3}  # EnforcementLevel
 
@@ -71,7 +72,7 @@ class Analyzer:
         if waivers is not None:
             env["KILN_WAIVERS"] = str(waivers.resolve())
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed in stop())
-        command = [python or sys.executable, "-m", "pulumi.policy", "127.0.0.1:0",
+        command = [python or sys.executable, "-u", "-m", "pulumi.policy", "127.0.0.1:0",
                    str(pack_dir.resolve())]
         self.started = time.perf_counter()
         self.process = subprocess.Popen(command, cwd=pack_dir, env=env, stdout=subprocess.PIPE,
@@ -139,35 +140,33 @@ class Analyzer:
 
     def analyze(self, resources: Iterable[AuditResource]) -> Iterator[tuple[AuditResource, Any]]:
         """``Analyze`` each resource (its inputs); yields responses in order."""
-        from pulumi.runtime.proto import analyzer_pb2
+        for res, response in self.evaluate(prepare(resources, None)):
+            assert res is not None
+            yield res, response
 
+    def analyze_stack(self, resources: Iterable[AuditResource]) -> Any:
+        """``AnalyzeStack`` once over every resource (their outputs)."""
+        return self.stub.AnalyzeStack(prepare((), resources).stack, timeout=CALL_TIMEOUT)
+
+    def evaluate(self, prepared: Prepared) -> Iterator[tuple[AuditResource | None, Any]]:
+        """``Analyze`` each prepared resource, then ``AnalyzeStack`` when one is prepared.
+
+        Yields ``(resource, response)`` per Analyze call in order, then ``(None, response)``
+        for the stack. The stack call is sent as soon as the last Analyze call is, so the
+        pack works on it while the last answers come back.
+        """
         pending: list[tuple[AuditResource, Any]] = []
-        for res in resources:
-            request = analyzer_pb2.AnalyzeRequest(
-                urn=res.urn, type=res.type, name=res.name, properties=_struct(res.inputs),
-                options=_options(res), provider=_provider(res.provider))
+        for res, request in prepared.analyze:
             pending.append((res, self.stub.Analyze.future(request, timeout=CALL_TIMEOUT)))
             if len(pending) >= WINDOW:
                 done, future = pending.pop(0)
                 yield done, future.result()
+        whole = None if prepared.stack is None \
+            else self.stub.AnalyzeStack.future(prepared.stack, timeout=CALL_TIMEOUT)
         for done, future in pending:
             yield done, future.result()
-
-    def analyze_stack(self, resources: Iterable[AuditResource]) -> Any:
-        """``AnalyzeStack`` once over every resource (their outputs)."""
-        from pulumi.runtime.proto import analyzer_pb2
-
-        request = analyzer_pb2.AnalyzeStackRequest()
-        for res in resources:
-            entry = request.resources.add(
-                urn=res.urn, type=res.type, name=res.name, properties=_struct(res.outputs),
-                options=_options(res), parent=res.parent, dependencies=list(res.dependencies))
-            if res.provider is not None:
-                entry.provider.CopyFrom(_provider(res.provider))
-            for key, urns in res.property_dependencies.items():
-                if urns:
-                    entry.propertyDependencies[key].urns.extend(urns)
-        return self.stub.AnalyzeStack(request, timeout=CALL_TIMEOUT)
+        if whole is not None:
+            yield None, whole.result()
 
     def stop(self) -> None:
         """Close the channel and stop the pack process (by its PID)."""
@@ -191,6 +190,40 @@ class Analyzer:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
         self.stop()
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The requests of one evaluation, built before the pack is ready to answer them."""
+
+    analyze: list[tuple[AuditResource, Any]]
+    stack: Any  # AnalyzeStackRequest, or None for Analyze calls only
+
+
+def prepare(analyzed: Iterable[AuditResource], stack: Iterable[AuditResource] | None,
+            ) -> Prepared:
+    """One ``AnalyzeRequest`` per resource of ``analyzed`` (its inputs) and, unless ``stack``
+    is None, the ``AnalyzeStackRequest`` over ``stack`` (their outputs)."""
+    from pulumi.runtime.proto import analyzer_pb2
+
+    providers: dict[str, Any] = {}
+    requests = [(res, analyzer_pb2.AnalyzeRequest(
+        urn=res.urn, type=res.type, name=res.name, properties=_struct(res.inputs),
+        options=_options(res), provider=_cached_provider(providers, res.provider)))
+        for res in analyzed]
+    if stack is None:
+        return Prepared(requests, None)
+    whole = analyzer_pb2.AnalyzeStackRequest()
+    for res in stack:
+        entry = whole.resources.add(
+            urn=res.urn, type=res.type, name=res.name, properties=_struct(res.outputs),
+            options=_options(res), parent=res.parent, dependencies=list(res.dependencies))
+        if res.provider is not None:
+            entry.provider.CopyFrom(_cached_provider(providers, res.provider))
+        for key, urns in res.property_dependencies.items():
+            if urns:
+                entry.propertyDependencies[key].urns.extend(urns)
+    return Prepared(requests, whole)
 
 
 def _options(res: AuditResource) -> Any:
@@ -220,6 +253,15 @@ def _seconds(value: Any) -> float:
             else float(text or 0)
     except ValueError:
         return 0.0
+
+
+def _cached_provider(built: dict[str, Any], provider: Provider | None) -> Any:
+    """The provider message, built once per provider URN (most resources share one)."""
+    if provider is None:
+        return None
+    if provider.urn not in built:
+        built[provider.urn] = _provider(provider)
+    return built[provider.urn]
 
 
 def _provider(provider: Provider | None) -> Any:

@@ -14,9 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-from google.protobuf import json_format
-
 from kiln.audit.sources import AuditError
 
 LEVELS = ("advisory", "mandatory", "remediate", "disabled")
@@ -45,6 +42,8 @@ class PolicyInfo:
 
 def policies(info: Any) -> list[PolicyInfo]:
     """The pack's policies from a ``GetAnalyzerInfo`` response."""
+    from google.protobuf import json_format
+
     found = []
     for p in info.policies:
         schema = json_format.MessageToDict(p.configSchema.properties) \
@@ -141,6 +140,8 @@ class Framework:
 
 def frameworks(pack_dir: Path, rule_ids: set[str]) -> list[Framework]:
     """``frameworks/*.yaml``: rule id → control ids, checked against the pack's rules."""
+    import yaml
+
     found = []
     for path in sorted((pack_dir / "frameworks").glob("*.yaml")):
         try:

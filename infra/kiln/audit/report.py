@@ -147,10 +147,14 @@ class Collector:
         self.by_urn = {r.urn: r for r in source.resources}
         self.findings: list[Finding] = []
         self.checks: list[Check] = []
+        self._open: set[tuple[str, str]] = set()  # (rule, urn) with an unwaived finding
+        self._enabled_rules = {
+            stack: [p for p in self.infos.values()
+                    if p.stack == stack and self.levels.get(p.name) != "disabled"]
+            for stack in (False, True)}
 
     def _enabled(self, stack: bool) -> list[PolicyInfo]:
-        return [p for p in self.infos.values()
-                if p.stack == stack and self.levels.get(p.name) != "disabled"]
+        return self._enabled_rules[stack]
 
     def _subject(self, urn: str) -> tuple[str, str, str]:
         urn = urn or self.source.stack_urn
@@ -180,22 +184,28 @@ class Collector:
         for diag in response.diagnostics:
             finding = self._finding(diag.policyName, diag.urn or default_urn, diag.message,
                                     severity=diag.severity, level=diag.enforcementLevel)
-            self.findings.append(finding)
+            self._add(finding)
             subjects.setdefault(diag.policyName, set()).add(finding.urn)
         for entry in response.not_applicable:
-            if not entry.reason.startswith(WAIVED_PREFIX):
+            reason = entry.reason
+            if not reason.startswith(WAIVED_PREFIX):
                 not_applicable.add(entry.policy_name)
                 continue
-            for item in json.loads(entry.reason[len(WAIVED_PREFIX):]):
+            for item in json.loads(reason[len(WAIVED_PREFIX):]):
                 finding = self._finding(entry.policy_name, item.get("urn") or default_urn,
                                         item.get("message", ""), waiver=item.get("waiver"))
-                self.findings.append(finding)
+                self._add(finding)
                 subjects.setdefault(entry.policy_name, set()).add(finding.urn)
         return subjects, not_applicable
 
+    def _add(self, finding: Finding) -> None:
+        self.findings.append(finding)
+        if not finding.waived:
+            self._open.add((finding.rule, finding.urn))
+
     def _status(self, rule: str, urn: str) -> str:
-        mine = [f for f in self.findings if f.rule == rule and f.urn == urn]
-        return "failed" if any(not f.waived for f in mine) else "waived"
+        """A subject with findings for ``rule``: failed unless every one is waived."""
+        return "failed" if (rule, urn) in self._open else "waived"
 
     def resource(self, urn: str, response: Any) -> None:
         subjects, skipped = self._collect(response, urn)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from kiln.audit import packconfig
-from kiln.audit.analyzer import Analyzer
+from kiln.audit.analyzer import Analyzer, prepare
 from kiln.audit.report import Collector, Report, sort_findings
 from kiln.audit.sources import AuditError, Source
 
@@ -52,6 +52,7 @@ def _evaluate(analyzer: Analyzer, source_factory: Callable[[], Source], *, pack:
               environment: str, file_config: dict[str, Any]) -> Report:
     started = time.perf_counter()
     source = source_factory()
+    prepared = prepare(source.analyzed, source.resources)  # while the pack boots
     analyzer.connect()
     connected = time.perf_counter()
     info = analyzer.info()
@@ -62,10 +63,13 @@ def _evaluate(analyzer: Analyzer, source_factory: Callable[[], Source], *, pack:
     analyzer.configure(policy_config)
     levels = {name: level for name, (level, _) in policy_config.items()}
     collector = Collector(source, infos, levels)
-    for resource, response in analyzer.analyze(source.analyzed):
-        collector.resource(resource.urn, response)
-    analyzed = time.perf_counter()
-    collector.stack(analyzer.analyze_stack(source.resources))
+    analyzed = connected
+    for resource, response in analyzer.evaluate(prepared):
+        if resource is None:
+            collector.stack(response)
+        else:
+            collector.resource(resource.urn, response)
+            analyzed = time.perf_counter()
     done = time.perf_counter()
     durations = {"packReady": connected - analyzer.started, "analyze": analyzed - connected,
                  "analyzeStack": done - analyzed, "total": done - analyzer.started,

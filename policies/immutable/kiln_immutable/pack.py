@@ -8,9 +8,11 @@ report it as suppressed.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from pulumi_policy import (
@@ -31,13 +33,18 @@ SEVERITY = {"low": Severity.LOW, "medium": Severity.MEDIUM, "high": Severity.HIG
             "critical": Severity.CRITICAL}
 
 
-def stack_config() -> dict[str, str]:
+def stack_config() -> Mapping[str, str]:
     """The stack's config as the engine passes it to a policy pack (``PULUMI_CONFIG``)."""
+    return _parse_config(os.environ.get("PULUMI_CONFIG") or "{}")
+
+
+@functools.lru_cache(maxsize=4)
+def _parse_config(text: str) -> Mapping[str, str]:
     try:
-        config = json.loads(os.environ.get("PULUMI_CONFIG") or "{}")
+        config = json.loads(text)
     except ValueError:
-        return {}
-    return config if isinstance(config, dict) else {}
+        return MappingProxyType({})
+    return MappingProxyType(config if isinstance(config, dict) else {})
 
 
 def stack_of(urn: str) -> str:

@@ -18,7 +18,8 @@ from typing import Any
 
 from pulumi.runtime import proto
 from pulumi_policy import policy as sdk
-from pulumi_policy.deserialize import deserialize_properties
+from pulumi_policy import proxy as sdk_proxy
+from pulumi_policy.deserialize import SPECIAL_SIG_KEY, deserialize_properties
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 from pulumi_policy.version import VERSION
 
@@ -32,7 +33,7 @@ SDK_CONFIGURE = Servicer.Configure
 
 
 def _run(validate: Any) -> None:
-    if isawaitable(validate):
+    if validate is not None and isawaitable(validate):
         loop = asyncio.new_event_loop()
         try:
             loop.run_until_complete(validate)
@@ -110,6 +111,60 @@ def struct_to_dict(struct: Any) -> dict[str, Any]:
     return {k: _value(v) for k, v in struct.fields.items()}
 
 
+UNKNOWNS = frozenset(getattr(sdk_proxy, name) for name in dir(sdk_proxy)
+                     if name.startswith("UNKNOWN_") and name.endswith("_VALUE"))
+
+
+class _NotPlainError(Exception):
+    """A value the SDK would wrap or convert: an unknown, a secret, an asset or archive."""
+
+
+def _plain(value: Any) -> Any:
+    kind = value.WhichOneof("kind")
+    if kind == "string_value":
+        text = value.string_value
+        if text in UNKNOWNS:
+            raise _NotPlainError
+        return text
+    if kind == "struct_value":
+        fields = value.struct_value.fields
+        if SPECIAL_SIG_KEY in fields:
+            raise _NotPlainError
+        return {k: _plain(v) for k, v in fields.items()}
+    if kind == "list_value":
+        return [_plain(v) for v in value.list_value.values]
+    if kind is None or kind == "null_value":
+        return None
+    return getattr(value, kind)
+
+
+def properties(struct: Any) -> Any:
+    """A request's properties as policies read them.
+
+    The SDK deserializes secrets, assets and archives and wraps every dict and list in a
+    proxy that raises on unknown values. When the properties hold none of those, both steps
+    hand back the same values, so plain dicts and lists are returned, decoded in one pass;
+    otherwise the SDK's own decoding is used.
+    """
+    try:
+        if SPECIAL_SIG_KEY in struct.fields:
+            raise _NotPlainError
+        return {k: _plain(v) for k, v in struct.fields.items()}
+    except _NotPlainError:
+        return unknown_checking_proxy(deserialize_properties(struct_to_dict(struct)))
+
+
+def _provider(self: Any, request: Any) -> Any:
+    """The SDK's provider resource, built once per distinct provider (read-only)."""
+    if not request.HasField("provider"):
+        return None
+    cache = self.__dict__.setdefault("_kiln_providers", {})
+    key = request.provider.SerializeToString(deterministic=True)
+    if key not in cache:
+        cache[key] = self._get_provider_resource(request)
+    return cache[key]
+
+
 def analyze(self: Any, request: Any, _context: Any) -> Any:
     if not self.__dict__.get("_kiln_runtime"):
         # The SDK re-reads the same environment on every request; once is enough.
@@ -120,9 +175,8 @@ def analyze(self: Any, request: Any, _context: Any) -> Any:
     response.MergeFromString(skipped)
     if not run:
         return response
-    props = deserialize_properties(struct_to_dict(request.properties))
-    shared = (unknown_checking_proxy(props), self._get_resource_options(request),
-              self._get_provider_resource(request))
+    shared = (properties(request.properties), self._get_resource_options(request),
+              _provider(self, request))
     for policy, level in run:
         args = sdk.ResourceValidationArgs(
             request.type, shared[0], request.urn, request.name, shared[1], shared[2],
@@ -135,10 +189,8 @@ def _stack_resources(self: Any, request: Any) -> list[Any]:
     """The request's resources as the SDK builds them, parents and dependencies linked."""
     resources, links = [], []
     for r in request.resources:
-        props = unknown_checking_proxy(
-            deserialize_properties(struct_to_dict(r.properties)))
-        res = sdk.PolicyResource(r.type, props, r.urn, r.name, self._get_resource_options(r),
-                                 self._get_provider_resource(r), None, [], {})
+        res = sdk.PolicyResource(r.type, properties(r.properties), r.urn, r.name,
+                                 self._get_resource_options(r), _provider(self, r), None, [], {})
         resources.append(res)
         links.append((r.parent, list(r.dependencies),
                       {k: list(v.urns) for k, v in r.propertyDependencies.items()}))
