@@ -192,6 +192,37 @@ def project(tmp: Path) -> Path:
     return root
 
 
+EMPTY_PACK = """from pulumi_policy import PolicyPack, ResourceValidationPolicy
+PolicyPack("empty", [ResourceValidationPolicy(name="noop", description="noop",
+                                              validate=lambda args, report: None)])
+"""
+
+
+def sdk_floor(tmp: Path, runs: int = 5) -> float:
+    """Median time for a one-policy pack to start as the engine starts it and print its port:
+    what Pulumi's Python policy SDK costs before any rule runs."""
+    pack = tmp / "empty-pack"
+    pack.mkdir()
+    (pack / "__main__.py").write_text(EMPTY_PACK)
+    env = {**os.environ, "PULUMI_PROJECT": PROJECT, "PULUMI_STACK": STACK,
+           "PULUMI_DRY_RUN": "true", "PULUMI_CONFIG": "{}"}
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-u", "-m", "pulumi.policy", "127.0.0.1:0",
+                                 str(pack)], cwd=pack, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL)
+        assert proc.stdout is not None
+        port = proc.stdout.readline()
+        times.append(time.perf_counter() - start)
+        proc.terminate()
+        proc.wait(timeout=10)
+        proc.stdout.close()
+        if not port.strip().isdigit():
+            raise SystemExit("the empty policy pack did not start")
+    return median(times)
+
+
 def timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float, int]:
     start = time.perf_counter()
     done = subprocess.run(command, env=env, stdout=subprocess.DEVNULL,
@@ -231,6 +262,7 @@ def main() -> None:
                     checkov_runs.append(theirs)
             rows.append((size, median(kiln_runs), median(evaluations),
                          report["counts"]["checks"], median(checkov_runs)))
+        floor = sdk_floor(tmp)
     # "kiln audit" is the whole command (interpreter, CLI, export, reports); "pack start →
     # results" is the part the engine would see: starting the pack to the last answer.
     print(f"{'resources':>9}  {'kiln audit s':>12}  {'pack start → results s':>22}  "
@@ -238,6 +270,8 @@ def main() -> None:
     for size, ours, evaluation, checks, theirs in rows:
         print(f"{size:>9}  {ours:>12.2f}  {evaluation:>22.2f}  {checks:>7}  {theirs:>9.2f}  "
               f"{theirs / ours:>13.1f}x")
+    print(f"floor: a one-policy pack of Pulumi's Python policy SDK starts and prints its port "
+          f"in {floor:.2f} s")
 
 
 if __name__ == "__main__":
