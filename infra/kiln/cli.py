@@ -67,20 +67,24 @@ def waiting(message: str) -> Iterator[None]:
 
 def guarded(call: Callable[[], T]) -> T:
     """Run ``call``; report kiln's errors and AWS failures on one line with their exit code."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
     from kiln.errors import KilnError
 
     try:
         return call()
     except KilnError as error:
         fail(str(error), error.exit_code)
-    except ClientError as error:
-        info = error.response.get("Error", {})
-        fail(f"AWS {error.operation_name}: {info.get('Code')}: "
-             f"{' '.join(str(info.get('Message', '')).split())}", 1)
-    except BotoCoreError as error:
-        fail(f"AWS: {' '.join(str(error).split())}", 1)
+    except Exception as error:
+        if "botocore" not in sys.modules:  # no AWS call was made: not an AWS failure
+            raise
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        if isinstance(error, ClientError):
+            info = error.response.get("Error", {})
+            fail(f"AWS {error.operation_name}: {info.get('Code')}: "
+                 f"{' '.join(str(info.get('Message', '')).split())}", 1)
+        if isinstance(error, BotoCoreError):
+            fail(f"AWS: {' '.join(str(error).split())}", 1)
+        raise
 
 
 def _version(value: bool) -> None:

@@ -13,13 +13,15 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from kiln import settings as settings_mod
 from kiln.errors import KilnError
+
+if TYPE_CHECKING:  # imported where used: reading Pulumi.yaml alone does not need it
+    from kiln import settings as settings_mod
 
 PROJECT_FILE = "Pulumi.yaml"
 
@@ -50,6 +52,8 @@ class Project:
         return order + [s for s in found if s not in order]
 
     def environments(self) -> list[str]:
+        from kiln import settings as settings_mod
+
         declared = self.declarations.get(settings_mod.key("environments"), {})
         value = self.values.get(settings_mod.key("environments"), declared.get("default"))
         return list(value or settings_mod.DEFAULT_ENVIRONMENTS)
@@ -122,6 +126,8 @@ def load_project(root: Path | None = None) -> Project:
 
 
 def check_stack_name(project: Project, stack: str) -> None:
+    from kiln import settings as settings_mod
+
     if not settings_mod.STACK_NAME.fullmatch(stack or ""):
         raise StackFileError(f"{stack!r} is not a stack name (letters, digits, '_', '.', '-')")
     if not project.stack_file(stack).is_file():
@@ -151,12 +157,16 @@ def read_config(project: Project, stack: str) -> dict[str, Any]:
 
 
 def load_settings(project: Project, stack: str) -> settings_mod.StackSettings:
+    from kiln import settings as settings_mod
+
     return settings_mod.parse(read_config(project, stack), stack)
 
 
 def update_config(project: Project, stack: str, changes: Mapping[str, Any]) -> None:
     """Set config values (``{"kiln:live": "green"}``; dotted keys reach into objects),
     keeping comments and order, validating the result, replacing the file atomically."""
+    from kiln import settings as settings_mod
+
     check_stack_name(project, stack)
     path = project.stack_file(stack)
     document = _load(path, "rt")

@@ -9,13 +9,25 @@ exactly as the Pulumi engine does and speaking its gRPC protocol
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from kiln.audit.report import Report
 from kiln.audit.sources import AuditError
+
+if TYPE_CHECKING:
+    from kiln.audit.report import Report
 
 FORMATS = ("json", "sarif", "junit", "html")
 
 __all__ = ["FORMATS", "AuditError", "Report", "audit_export", "audit_stack", "parse_formats"]
+
+
+def __getattr__(name: str) -> Any:
+    # Report is imported on first use: `kiln audit` starts the pack before loading it.
+    if name == "Report":
+        from kiln.audit.report import Report
+
+        return Report
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def parse_formats(text: str) -> list[str]:

@@ -6,12 +6,14 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kiln.audit import packconfig
 from kiln.audit.analyzer import Analyzer, prepare
-from kiln.audit.report import Collector, Report, sort_findings
 from kiln.audit.sources import AuditError, Source
+
+if TYPE_CHECKING:
+    from kiln.audit.report import Report
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,8 @@ def evaluate(source_factory: Callable[[], Source], *, pack: Path, environment: s
 
 def _evaluate(analyzer: Analyzer, source_factory: Callable[[], Source], *, pack: Path,
               environment: str, file_config: dict[str, Any]) -> Report:
+    from kiln.audit.report import Collector, Report, sort_findings  # the pack is booting
+
     started = time.perf_counter()
     source = source_factory()
     prepared = prepare(source.analyzed, source.resources)  # while the pack boots
