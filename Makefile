@@ -39,6 +39,7 @@ lint: $(STAMP) ## Lint and type-check
 	$(BIN)/ruff check infra tests bench policies
 	$(BIN)/mypy
 	$(BIN)/mypy policies/immutable/kiln_immutable
+	$(BIN)/mypy bench
 
 bench: compile ## Run the benchmarks (each prints one comparison table)
 	@set -e; for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b; done

@@ -12,6 +12,7 @@ import base64
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
@@ -64,7 +65,9 @@ def stand_up(root: Path, stack: str, key: ed25519.Ed25519PrivateKey | None = Non
     project = stackfiles.load_project(root)
     region = stackfiles.read_config(project, stack)["aws:region"]
     key = key or ed25519.Ed25519PrivateKey.generate()
-    images, records, changes = {}, {}, {}
+    images: dict[str, str] = {}
+    records: dict[str, str] = {}
+    changes: dict[str, Any] = {}
     for colour in COLOURS:
         images[colour] = register_image(region, f"web-{stack}-{colour}")
         records[colour] = "sha256:" + hashlib.sha256(images[colour].encode()).hexdigest()
