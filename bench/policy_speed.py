@@ -211,15 +211,15 @@ def noop_floor(pack: Path, export: Path) -> float:
     """Pack start → last answer for a one-policy no-op pack of Pulumi's Python policy SDK,
     driven exactly as `kiln audit` drives its pack (same requests, same client): what the
     SDK's start-up and its gRPC server cost before any rule runs."""
-    from kiln.audit.analyzer import Analyzer, prepare
+    from kiln.audit.analyzer import Analyzer, Requests
     from kiln.audit.sources import from_export
 
     with Analyzer(pack, project=PROJECT, stack=STACK, config={}) as analyzer:
         source = from_export(export, STACK)
-        prepared = prepare(source.analyzed, source.resources)
+        requests = Requests(source.analyzed, source.resources)
         analyzer.connect()
         analyzer.info()
-        for _ in analyzer.evaluate(prepared):
+        for _ in analyzer.evaluate(requests):
             pass
         return time.perf_counter() - analyzer.started
 

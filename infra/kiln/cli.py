@@ -186,31 +186,21 @@ def audit_cmd(
     if export is None and export_stack and stack is None:
         fail("--stack goes with --export; to audit the program run `kiln audit STACK`")
     chosen = guarded(lambda: audit.parse_formats(formats))
+    # Loaded now, while the pack kiln.launch started boots, rather than after the audit.
+    from kiln.audit.run import write_reports
+    from kiln.render import render_audit
+
     with waiting(f"auditing {target}"):
         report = guarded(lambda: audit.audit_export(export, target, environment=env,
                                                     waivers=waivers) if export is not None
                          else audit.audit_stack(target, environment=env, waivers=waivers))
-    from kiln.audit.run import write_reports
-
     written = guarded(lambda: write_reports(report, chosen, out_dir))
     if as_json:
         print(report.dumps(), end="")
     else:
-        from kiln.render import render_audit
-
         render_audit(report, written)
     _exit.hard = True  # everything is written and the pack is stopped
     raise typer.Exit(report.exit_code)
-
-
-
-
-
-
-
-
-
-
 
 
 @app.command("rollback")

@@ -18,12 +18,13 @@ from typing import TYPE_CHECKING, Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from kiln import paths
 from kiln.errors import KilnError
 
 if TYPE_CHECKING:  # imported where used: reading Pulumi.yaml alone does not need it
     from kiln import settings as settings_mod
 
-PROJECT_FILE = "Pulumi.yaml"
+PROJECT_FILE = paths.PROJECT_FILE
 
 
 class StackFileError(KilnError, ValueError):
@@ -92,15 +93,12 @@ def _load(path: Path, typ: str = "safe") -> Any:
 
 def find_root(start: Path | None = None) -> Path:
     """The nearest directory at or above ``start`` (default: cwd) holding Pulumi.yaml."""
-    env = os.environ.get("KILN_PROJECT_DIR")
-    if env:
-        return Path(env).resolve()
-    here = (start or Path.cwd()).resolve()
-    for candidate in (here, *here.parents):
-        if (candidate / PROJECT_FILE).is_file():
-            return candidate
-    raise StackFileError(f"no {PROJECT_FILE} in {here} or any parent directory "
-                         "(run kiln inside the project, or set KILN_PROJECT_DIR)")
+    root = paths.project_root(None if start is None else str(start))
+    if root is None:
+        here = (start or Path.cwd()).resolve()
+        raise StackFileError(f"no {PROJECT_FILE} in {here} or any parent directory "
+                             "(run kiln inside the project, or set KILN_PROJECT_DIR)")
+    return Path(root)
 
 
 def load_project(root: Path | None = None) -> Project:

@@ -22,10 +22,6 @@ def project(project_copy):
     return project_copy
 
 
-
-
-
-
 def test_audit_dev_writes_every_report(project, tmp_path):
     out = tmp_path / "reports"
     result = invoke("audit", "dev", "--out", str(out))

@@ -53,8 +53,6 @@ def test_plan_reflects_an_edited_stack_file(project_copy):
     assert plan["outputs"]["liveColour"] == "green"
 
 
-
-
 def test_plan_unknown_stack(project_copy):
     one_line_error(invoke("plan", "qa"), "unknown stack 'qa'", "dev, staging, prod")
 

@@ -9,7 +9,7 @@ import pytest
 from google.protobuf import json_format, struct_pb2
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from kiln_immutable.servicer import properties, struct_to_dict
+from kiln_immutable.servicer import LazyProperties, properties, struct_to_dict
 from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
@@ -86,3 +86,34 @@ def test_plain_properties_are_plain_and_special_ones_go_through_the_sdk() -> Non
     assert not isinstance(decoded, dict)
     with pytest.raises(UnknownValueError):
         decoded["tags"]["a"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(max_size=10), ENGINE_VALUES, max_size=6), st.randoms())
+def test_lazy_properties_read_as_the_sdk_decodes_them(value: dict[str, Any], rnd: Any) -> None:
+    """Whatever is read first (a plain value, an unknown, a secret), every read of the lazy
+    properties gives what the SDK's decoding gives."""
+    struct = struct_pb2.Struct()
+    struct.update(value)
+    sdk = unknown_checking_proxy(deserialize_properties(json_format.MessageToDict(struct)))
+    lazy = LazyProperties(struct)
+    keys = list(value)
+    rnd.shuffle(keys)
+    for key in keys:
+        assert _read_item(lazy, key) == _read_item(sdk, key)
+    assert read(lazy) == read(sdk)
+    assert len(lazy) == len(value)
+
+
+def test_lazy_properties_decode_only_what_is_read() -> None:
+    struct = struct_pb2.Struct()
+    struct.update({"tags": {"kiln:colour": "blue"}, "userData": UNKNOWN, "port": 8080})
+    lazy = LazyProperties(struct)
+    assert lazy["tags"] == {"kiln:colour": "blue"}
+    assert lazy.get("port") == 8080
+    assert lazy.get("missing", "default") == "default"
+    assert "missing" not in lazy and "userData" in lazy
+    assert len(struct.fields) == 3  # a missing key was read, not added
+    with pytest.raises(UnknownValueError):
+        lazy["userData"]
+    assert lazy["tags"] == {"kiln:colour": "blue"}  # still readable after the SDK takes over

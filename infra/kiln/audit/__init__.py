@@ -8,13 +8,13 @@ exactly as the Pulumi engine does and speaking its gRPC protocol
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kiln.audit.sources import AuditError
-
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from kiln.audit.report import Report
+    from kiln.audit.sources import AuditError
 
 FORMATS = ("json", "sarif", "junit", "html")
 
@@ -22,16 +22,22 @@ __all__ = ["FORMATS", "AuditError", "Report", "audit_export", "audit_stack", "pa
 
 
 def __getattr__(name: str) -> Any:
-    # Report is imported on first use: `kiln audit` starts the pack before loading it.
+    # Imported on first use: `kiln audit` starts the pack before loading them.
     if name == "Report":
         from kiln.audit.report import Report
 
         return Report
+    if name == "AuditError":
+        from kiln.audit.sources import AuditError
+
+        return AuditError
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def parse_formats(text: str) -> list[str]:
     """``"json,sarif"`` → ``["json", "sarif"]``; unknown names are a one-line error."""
+    from kiln.audit.sources import AuditError
+
     names = [n.strip().lower() for n in text.split(",") if n.strip()]
     for name in names:
         if name not in FORMATS:

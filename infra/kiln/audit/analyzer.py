@@ -1,27 +1,23 @@
-"""Run the policy pack the way the Pulumi engine runs it, and talk to it over gRPC.
+"""Talk to a policy pack over the engine's gRPC Analyzer protocol.
 
-The engine starts a Python pack as ``python -u -m pulumi.policy <engine address> <pack dir>``
-from the pack's directory, with the stack in ``PULUMI_STACK``/``PULUMI_PROJECT`` and its
-config in ``PULUMI_CONFIG``; the pack prints the port it listens on (127.0.0.1) and serves the
-Analyzer service. :class:`Analyzer` does the same, then stops the process by its PID.
+:class:`Analyzer` starts the pack as the engine does (:mod:`kiln.audit.process`), reads the
+port it prints (127.0.0.1), speaks the Analyzer service, then stops the process by its PID.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import selectors
-import subprocess
-import sys
-import tempfile
 import time
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from itertools import islice
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from kiln.audit import process, wire
 from kiln.audit.sources import AuditError, AuditResource, Provider
 
 if TYPE_CHECKING:
@@ -64,30 +60,29 @@ class Analyzer:
     """
 
     def __init__(self, pack_dir: Path, *, project: str, stack: str, config: Mapping[str, str],
-                 waivers: Path | None = None, python: str | None = None) -> None:
+                 waivers: Path | None = None, python: str | None = None,
+                 started: process.PackProcess | None = None) -> None:
+        """Start the pack, or take over ``started`` (a pack already started this way)."""
         self.pack_dir = pack_dir
-        env = {**os.environ, "PULUMI_PROJECT": project, "PULUMI_STACK": stack,
-               "PULUMI_ORGANIZATION": "organization", "PULUMI_DRY_RUN": "true",
-               "PULUMI_CONFIG": json.dumps(dict(config), sort_keys=True)}
-        if waivers is not None:
-            env["KILN_WAIVERS"] = str(waivers.resolve())
-        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed in stop())
-        command = [python or sys.executable, "-u", "-m", "pulumi.policy", "127.0.0.1:0",
-                   str(pack_dir.resolve())]
-        self.started = time.perf_counter()
-        self.process = subprocess.Popen(command, cwd=pack_dir, env=env, stdout=subprocess.PIPE,
-                                        stderr=self._stderr, stdin=subprocess.DEVNULL)
+        self.pack = started or process.start(pack_dir, project=project, stack=stack,
+                                             config=config, waivers=waivers, python=python)
+        self.process = self.pack.popen
         self.pid = self.process.pid
+        self.started = self.pack.started
         self.port = 0
         self.channel: grpc.Channel | None = None  # set by connect()
         self.stub: Any = None
 
-    def connect(self, timeout: float = START_TIMEOUT) -> None:
-        """Wait for the pack to print its port, then open the gRPC channel."""
-        import grpc
-        from pulumi.runtime.proto import analyzer_pb2_grpc
+    def connect(self, timeout: float = START_TIMEOUT,
+                meanwhile: Callable[[], bool] | None = None) -> None:
+        """Wait for the pack to print its port, then open the gRPC channel.
 
-        self.port = self._read_port(timeout)
+        ``meanwhile`` is called, between checks of the pack's output, while it returns True:
+        work done while the pack boots (a short step per call).
+        """
+        import grpc
+
+        self.port = self._read_port(timeout, meanwhile)
         options = [("grpc.max_receive_message_length", MAX_MESSAGE),
                    ("grpc.max_send_message_length", MAX_MESSAGE)]
         self.channel = grpc.insecure_channel(f"127.0.0.1:{self.port}", options=options)
@@ -95,9 +90,9 @@ class Analyzer:
             grpc.channel_ready_future(self.channel).result(timeout=timeout)
         except grpc.FutureTimeoutError:
             raise AuditError(f"the policy pack on port {self.port} did not answer") from None
-        self.stub = analyzer_pb2_grpc.AnalyzerStub(self.channel)
+        self.stub = wire.analyzer_pb2_grpc().AnalyzerStub(self.channel)
 
-    def _read_port(self, timeout: float) -> int:
+    def _read_port(self, timeout: float, meanwhile: Callable[[], bool] | None) -> int:
         assert self.process.stdout is not None
         selector = selectors.DefaultSelector()
         selector.register(self.process.stdout, selectors.EVENT_READ)
@@ -105,6 +100,9 @@ class Analyzer:
         line = b""
         while not line.endswith(b"\n"):
             remaining = deadline - time.monotonic()
+            if meanwhile is not None and remaining > 0 and not selector.select(0):
+                meanwhile = meanwhile if meanwhile() else None
+                continue
             if remaining <= 0 or not selector.select(remaining):
                 raise AuditError(f"the policy pack did not start within {timeout:.0f} s")
             chunk = os.read(self.process.stdout.fileno(), 64)
@@ -119,8 +117,8 @@ class Analyzer:
             raise AuditError(f"the policy pack printed {line[:60]!r}, not a port") from None
 
     def _stderr_text(self) -> str:
-        self._stderr.seek(0)
-        return _last_error(self._stderr.read().decode("utf-8", "replace"))
+        self.pack.stderr.seek(0)
+        return _last_error(self.pack.stderr.read().decode("utf-8", "replace"))
 
     def info(self) -> Any:
         from google.protobuf import empty_pb2
@@ -129,60 +127,57 @@ class Analyzer:
 
     def configure(self, config: Mapping[str, tuple[str, Mapping[str, Any]]]) -> None:
         """Send each policy's enforcement level and properties, as the engine does."""
-        from pulumi.runtime.proto import analyzer_pb2
-
+        analyzer_pb2 = wire.analyzer_pb2()
         request = analyzer_pb2.ConfigureAnalyzerRequest()
         for name, (level, properties) in config.items():
             request.policyConfig[name].CopyFrom(analyzer_pb2.PolicyConfig(
-                enforcementLevel=LEVELS[level],  # type: ignore[arg-type]
+                enforcementLevel=LEVELS[level],
                 properties=_struct(properties)))
         self.stub.Configure(request, timeout=CALL_TIMEOUT)
 
     def analyze(self, resources: Iterable[AuditResource]) -> Iterator[tuple[AuditResource, Any]]:
         """``Analyze`` each resource (its inputs); yields responses in order."""
-        for res, response in self.evaluate(prepare(resources, None)):
+        for res, response in self.evaluate(Requests(list(resources), None)):
             assert res is not None
             yield res, response
 
     def analyze_stack(self, resources: Iterable[AuditResource]) -> Any:
         """``AnalyzeStack`` once over every resource (their outputs)."""
-        return self.stub.AnalyzeStack(prepare((), resources).stack, timeout=CALL_TIMEOUT)
+        return self.stub.AnalyzeStack(StackRequest(list(resources), {}).finish(),
+                                      timeout=CALL_TIMEOUT)
 
-    def evaluate(self, prepared: Prepared) -> Iterator[tuple[AuditResource | None, Any]]:
-        """``Analyze`` each prepared resource, then ``AnalyzeStack`` when one is prepared.
+    def evaluate(self, requests: Requests) -> Iterator[tuple[AuditResource | None, Any]]:
+        """``Analyze`` each resource, then ``AnalyzeStack`` when ``requests`` has a stack.
 
         Yields ``(resource, response)`` per Analyze call in order, then ``(None, response)``
-        for the stack. The stack call is sent as soon as the last Analyze call is, so the
-        pack works on it while the last answers come back.
+        for the stack. Requests not built ahead are built as the calls go (the pack's server
+        is the slower side), the stack's entries spread over the Analyze calls. The stack
+        call is sent with the last Analyze call, so the pack works on it while the last
+        answers come back.
         """
-        pending: list[tuple[AuditResource, Any]] = []
-        for res, request in prepared.analyze:
+        pending: deque[tuple[AuditResource, Any]] = deque()
+        whole = requests.stack()
+        share = 0 if whole is None else -(-whole.left // max(len(requests.analyzed), 1))
+        for res, request in requests.analyze():
             pending.append((res, self.stub.Analyze.future(request, timeout=CALL_TIMEOUT)))
+            if whole is not None:
+                whole.add(share)
             if len(pending) >= WINDOW:
-                done, future = pending.pop(0)
+                done, future = pending.popleft()
                 yield done, future.result()
-        whole = None if prepared.stack is None \
-            else self.stub.AnalyzeStack.future(prepared.stack, timeout=CALL_TIMEOUT)
+        stack = None if whole is None else \
+            self.stub.AnalyzeStack.future(whole.finish(), timeout=CALL_TIMEOUT)
         for done, future in pending:
             yield done, future.result()
-        if whole is not None:
-            yield None, whole.result()
+        if stack is not None:
+            yield None, stack.result()
 
     def stop(self) -> None:
         """Close the channel and stop the pack process (by its PID)."""
         if self.channel is not None:
             self.channel.close()
             self.channel = None
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-        if self.process.stdout is not None:
-            self.process.stdout.close()
-        self._stderr.close()
+        self.pack.stop()
 
     def __enter__(self) -> Analyzer:
         return self
@@ -192,43 +187,78 @@ class Analyzer:
         self.stop()
 
 
-@dataclass(frozen=True)
-class Prepared:
-    """The requests of one evaluation, built before the pack is ready to answer them."""
+class Requests:
+    """The requests of one evaluation: one ``AnalyzeRequest`` per resource of ``analyzed``
+    (its inputs) and, unless ``stack_resources`` is None, one ``AnalyzeStackRequest`` over
+    them (their outputs).
 
-    analyze: list[tuple[AuditResource, Any]]
-    stack: Any  # AnalyzeStackRequest, or None for Analyze calls only
+    Requests are built ahead with :meth:`build` while the pack boots; whatever is left is
+    built as the calls are made.
+    """
+
+    def __init__(self, analyzed: Sequence[AuditResource],
+                 stack_resources: Sequence[AuditResource] | None) -> None:
+        self.analyzed = analyzed
+        self._providers: dict[str, Any] = {}
+        self._built: list[Any] = []
+        self._stack = None if stack_resources is None \
+            else StackRequest(stack_resources, self._providers)
+
+    def build(self, count: int = 32) -> bool:
+        """Build up to ``count`` more requests: Analyze ones first, then the stack's
+        entries. False once everything is built."""
+        done = len(self._built)
+        if done < len(self.analyzed):
+            self._built.extend(self._request(res) for res in self.analyzed[done:done + count])
+            return True
+        if self._stack is not None and self._stack.left:
+            self._stack.add(count)
+            return self._stack.left > 0
+        return False
+
+    def analyze(self) -> Iterator[tuple[AuditResource, Any]]:
+        for index, res in enumerate(self.analyzed):
+            yield res, self._built[index] if index < len(self._built) else self._request(res)
+
+    def stack(self) -> StackRequest | None:
+        """The ``AnalyzeStackRequest`` under construction (None without a stack)."""
+        return self._stack
+
+    def _request(self, res: AuditResource) -> Any:
+        return wire.analyzer_pb2().AnalyzeRequest(
+            urn=res.urn, type=res.type, name=res.name, properties=_struct(res.inputs),
+            options=_options(res), provider=_cached_provider(self._providers, res.provider))
 
 
-def prepare(analyzed: Iterable[AuditResource], stack: Iterable[AuditResource] | None,
-            ) -> Prepared:
-    """One ``AnalyzeRequest`` per resource of ``analyzed`` (its inputs) and, unless ``stack``
-    is None, the ``AnalyzeStackRequest`` over ``stack`` (their outputs)."""
-    from pulumi.runtime.proto import analyzer_pb2
+class StackRequest:
+    """An ``AnalyzeStackRequest`` built a few resources at a time."""
 
-    providers: dict[str, Any] = {}
-    requests = [(res, analyzer_pb2.AnalyzeRequest(
-        urn=res.urn, type=res.type, name=res.name, properties=_struct(res.inputs),
-        options=_options(res), provider=_cached_provider(providers, res.provider)))
-        for res in analyzed]
-    if stack is None:
-        return Prepared(requests, None)
-    whole = analyzer_pb2.AnalyzeStackRequest()
-    for res in stack:
-        entry = whole.resources.add(
-            urn=res.urn, type=res.type, name=res.name, properties=_struct(res.outputs),
-            options=_options(res), parent=res.parent, dependencies=list(res.dependencies))
-        if res.provider is not None:
-            entry.provider.CopyFrom(_cached_provider(providers, res.provider))
-        for key, urns in res.property_dependencies.items():
-            if urns:
-                entry.propertyDependencies[key].urns.extend(urns)
-    return Prepared(requests, whole)
+    def __init__(self, resources: Sequence[AuditResource], providers: dict[str, Any]) -> None:
+        self.request = wire.analyzer_pb2().AnalyzeStackRequest()
+        self.left = len(resources)
+        self._todo = iter(resources)
+        self._providers = providers
+
+    def add(self, count: int | None = None) -> None:
+        """Add the next ``count`` resources (all that are left when None)."""
+        for res in self._todo if count is None else islice(self._todo, count):
+            self.left -= 1
+            entry = self.request.resources.add(
+                urn=res.urn, type=res.type, name=res.name, properties=_struct(res.outputs),
+                options=_options(res), parent=res.parent, dependencies=list(res.dependencies))
+            if res.provider is not None:
+                entry.provider.CopyFrom(_cached_provider(self._providers, res.provider))
+            for key, urns in res.property_dependencies.items():
+                if urns:
+                    entry.propertyDependencies[key].urns.extend(urns)
+
+    def finish(self) -> Any:
+        self.add()
+        return self.request
 
 
 def _options(res: AuditResource) -> Any:
-    from pulumi.runtime.proto import analyzer_pb2
-
+    analyzer_pb2 = wire.analyzer_pb2()
     opts = res.options
     timeouts = opts.get("customTimeouts") or {}
     return analyzer_pb2.AnalyzerResourceOptions(
@@ -267,8 +297,6 @@ def _cached_provider(built: dict[str, Any], provider: Provider | None) -> Any:
 def _provider(provider: Provider | None) -> Any:
     if provider is None:
         return None
-    from pulumi.runtime.proto import analyzer_pb2
-
-    return analyzer_pb2.AnalyzerProviderResource(
+    return wire.analyzer_pb2().AnalyzerProviderResource(
         urn=provider.urn, type=provider.type, name=provider.name,
         properties=_struct(provider.props))

@@ -8,8 +8,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kiln.audit import packconfig
-from kiln.audit.analyzer import Analyzer, prepare
+from kiln.audit import html, packconfig, process, sarif
+from kiln.audit import junit as junit_xml
+from kiln.audit.analyzer import Analyzer, Requests
+from kiln.audit.files import write_atomic
 from kiln.audit.sources import AuditError, Source
 
 if TYPE_CHECKING:
@@ -17,7 +19,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PACK_DIR = Path("policies") / "immutable"
+PACK_DIR = Path(process.PACK_DIR)
 
 
 def pack_dir(root: Path) -> Path:
@@ -33,12 +35,13 @@ def evaluate(source_factory: Callable[[], Source], *, pack: Path, environment: s
     """Start the pack, build the source meanwhile, then evaluate it as the engine would.
 
     ``config`` is the stack config the pack sees in ``PULUMI_CONFIG`` (empty for an export,
-    whose providers carry their region). The pack is started first so that it boots while
-    the source is built.
+    whose providers carry their region). The pack is started first, or taken over from
+    :mod:`kiln.launch` when that started it for this very audit, so that it boots while the
+    source and the requests are built.
     """
     file_config = packconfig.load(pack, environment)
-    with Analyzer(pack, project=project, stack=stack, config=config,
-                  waivers=waivers) as analyzer:
+    with _adopt_or_start(pack, project=project, stack=stack, config=config,
+                         waivers=waivers) as analyzer:
         import grpc  # after the pack is started: it boots while this loads
 
         try:
@@ -50,14 +53,24 @@ def evaluate(source_factory: Callable[[], Source], *, pack: Path, environment: s
                 from None
 
 
+def _adopt_or_start(pack: Path, *, project: str, stack: str, config: dict[str, str],
+                    waivers: Path | None) -> Analyzer:
+    """An analyzer on the pack :mod:`kiln.launch` started early for this very audit, or on a
+    new one."""
+    early = process.take(process.launch(pack, project=project, stack=stack, config=config,
+                                        waivers=waivers))
+    return Analyzer(pack, project=project, stack=stack, config=config, waivers=waivers,
+                    started=early)
+
+
 def _evaluate(analyzer: Analyzer, source_factory: Callable[[], Source], *, pack: Path,
               environment: str, file_config: dict[str, Any]) -> Report:
     from kiln.audit.report import Collector, Report, sort_findings  # the pack is booting
 
     started = time.perf_counter()
     source = source_factory()
-    prepared = prepare(source.analyzed, source.resources)  # while the pack boots
-    analyzer.connect()
+    requests = Requests(source.analyzed, source.resources)
+    analyzer.connect(meanwhile=requests.build)  # build requests while the pack boots
     connected = time.perf_counter()
     info = analyzer.info()
     infos = packconfig.policies(info)
@@ -68,7 +81,7 @@ def _evaluate(analyzer: Analyzer, source_factory: Callable[[], Source], *, pack:
     levels = {name: level for name, (level, _) in policy_config.items()}
     collector = Collector(source, infos, levels)
     analyzed = connected
-    for resource, response in analyzer.evaluate(prepared):
+    for resource, response in analyzer.evaluate(requests):
         if resource is None:
             collector.stack(response)
         else:
@@ -96,10 +109,6 @@ def _version(pack: Path) -> str:
 
 def write_reports(report: Report, formats: Sequence[str], out_dir: Path) -> list[Path]:
     """Write each requested format into ``out_dir``; returns the files written."""
-    from kiln.audit import html, sarif
-    from kiln.audit import junit as junit_xml
-    from kiln.audit.files import write_atomic
-
     writers = {"json": ("json", report.dumps), "sarif": ("sarif", lambda: sarif.dumps(report)),
                "junit": ("xml", lambda: junit_xml.dumps(report)),
                "html": ("html", lambda: html.render(report))}

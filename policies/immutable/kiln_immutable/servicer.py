@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterator, Mapping
 from inspect import isawaitable
 from typing import Any
 
@@ -154,6 +155,53 @@ def properties(struct: Any) -> Any:
         return unknown_checking_proxy(deserialize_properties(struct_to_dict(struct)))
 
 
+class LazyProperties(Mapping[str, Any]):
+    """A resource's properties, each top-level value decoded when a policy first reads it.
+
+    Stack policies read a few keys (``tags``, ``arn``) of every resource in the stack, so
+    decoding all of them up front was most of an ``AnalyzeStack`` call. Reads give exactly
+    what :func:`properties` gives: a plain value is decoded on its own; the first one that
+    is not plain (an unknown, a secret, an asset) sends the whole struct through the SDK's
+    decoding, as :func:`properties` does.
+    """
+
+    __slots__ = ("_decoded", "_fields", "_sdk", "_struct")
+
+    def __init__(self, struct: Any) -> None:
+        self._struct = struct
+        self._fields = struct.fields
+        self._decoded: dict[str, Any] = {}
+        self._sdk: Any = None
+        if SPECIAL_SIG_KEY in self._fields:
+            self._use_sdk()
+
+    def _use_sdk(self) -> Any:
+        self._sdk = unknown_checking_proxy(deserialize_properties(struct_to_dict(self._struct)))
+        return self._sdk
+
+    def __getitem__(self, key: str) -> Any:
+        if self._sdk is not None:
+            return self._sdk[key]
+        if key in self._decoded:
+            return self._decoded[key]
+        if not isinstance(key, str) or key not in self._fields:  # reading a missing key
+            raise KeyError(key)                                   # of a map would add it
+        try:
+            value = self._decoded[key] = _plain(self._fields[key])
+        except _NotPlainError:
+            return self._use_sdk()[key]
+        return value
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key in self._fields
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._fields if self._sdk is None else self._sdk)
+
+    def __len__(self) -> int:
+        return len(self._fields)
+
+
 def _provider(self: Any, request: Any) -> Any:
     """The SDK's provider resource, built once per distinct provider (read-only)."""
     if not request.HasField("provider"):
@@ -189,7 +237,7 @@ def _stack_resources(self: Any, request: Any) -> list[Any]:
     """The request's resources as the SDK builds them, parents and dependencies linked."""
     resources, links = [], []
     for r in request.resources:
-        res = sdk.PolicyResource(r.type, properties(r.properties), r.urn, r.name,
+        res = sdk.PolicyResource(r.type, LazyProperties(r.properties), r.urn, r.name,
                                  self._get_resource_options(r), _provider(self, r), None, [], {})
         resources.append(res)
         links.append((r.parent, list(r.dependencies),
