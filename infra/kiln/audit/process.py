@@ -81,6 +81,8 @@ def start_early(pack_dir: str | os.PathLike[str], *, project: str, stack: str,
                 ) -> None:
     """Start a pack now for an audit that has yet to be set up; :func:`take` hands it over.
     A pack nobody takes is stopped when the interpreter exits."""
+    if _early.pack is not None:
+        _early.pack.stop()
     _early.pack = start(pack_dir, project=project, stack=stack, config=config, waivers=waivers)
     atexit.register(_early.pack.stop)
 
