@@ -123,3 +123,21 @@ def test_a_pack_started_for_a_failing_command_is_stopped(project, export, tmp_pa
                                                 "choose from json, sarif, junit, html"]
     assert not (tmp_path / "out").exists()
     assert packs_started_for(project) == []
+
+
+def test_a_pack_started_early_that_fails_is_reported_in_one_line(project, export, tmp_path):
+    """The early pack refuses a broken waiver file: the audit that takes it over reports why,
+    exits 2, writes nothing and leaves no process behind."""
+    waivers = tmp_path / "waivers.yaml"
+    waivers.write_text("waivers:\n  - rule: kiln-ec2-keypair-disallowed\n    resource: '*'\n")
+    kiln = Path(sys.executable).with_name("kiln")
+    done = subprocess.run([str(kiln), "audit", "--export", str(export), "--stack", "prod",
+                           "--waivers", str(waivers), "--out", str(tmp_path / "out")],
+                          env=dict(os.environ), capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert done.returncode == 2
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("kiln: error: the policy pack failed to start") and \
+        "waivers[0].stack is missing" in line
+    assert not (tmp_path / "out").exists()
+    assert packs_started_for(project) == []
