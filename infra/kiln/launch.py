@@ -33,17 +33,10 @@ def option(argv: Sequence[str], name: str) -> str | None:
 
 
 def project_name(root: str) -> str | None:
-    """The top-level ``name:`` of the project's Pulumi.yaml, read line by line."""
-    from kiln.paths import PROJECT_FILE
+    """The top-level ``name:`` of the project's Pulumi.yaml."""
+    from kiln.paths import PROJECT_FILE, top_level_value
 
-    try:
-        with open(os.path.join(root, PROJECT_FILE), encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("name:"):
-                    return line[5:].split(" #")[0].strip().strip("'\"") or None
-    except (OSError, UnicodeDecodeError):
-        return None
-    return None
+    return top_level_value(os.path.join(root, PROJECT_FILE), "name")
 
 
 def start_audit_pack(argv: Sequence[str]) -> None:

@@ -21,3 +21,17 @@ def project_root(start: str | None = None) -> str | None:
             return None
         here = parent
     return here
+
+
+def top_level_value(path: str | os.PathLike[str], key: str) -> str | None:
+    """A plain top-level ``key: value`` of a small YAML file, read line by line (quotes and
+    a trailing comment removed); None when the file or the key is missing. For values read
+    before, or without, a YAML parser: a project's name, a pack's version."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith(f"{key}:"):
+                    return line[len(key) + 1:].split(" #")[0].strip().strip("'\"") or None
+    except (OSError, UnicodeDecodeError):
+        return None
+    return None

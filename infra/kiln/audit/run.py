@@ -13,6 +13,7 @@ from kiln.audit import junit as junit_xml
 from kiln.audit.analyzer import Analyzer, Requests
 from kiln.audit.files import write_atomic
 from kiln.audit.sources import AuditError, Source
+from kiln.paths import top_level_value
 
 if TYPE_CHECKING:
     from kiln.audit.report import Report
@@ -101,10 +102,7 @@ def _evaluate(analyzer: Analyzer, source_factory: Callable[[], Source], *, pack:
 
 def _version(pack: Path) -> str:
     """The version in PulumiPolicy.yaml (the engine prefers it over the SDK's)."""
-    for line in (pack / "PulumiPolicy.yaml").read_text(encoding="utf-8").splitlines():
-        if line.startswith("version:"):
-            return line.split(":", 1)[1].strip().strip("'\"")
-    return ""
+    return top_level_value(pack / "PulumiPolicy.yaml", "version") or ""
 
 
 def write_reports(report: Report, formats: Sequence[str], out_dir: Path) -> list[Path]:
