@@ -99,10 +99,21 @@ def test_lazy_properties_read_as_the_sdk_decodes_them(value: dict[str, Any], rnd
     lazy = LazyProperties(struct)
     keys = list(value)
     rnd.shuffle(keys)
-    for key in keys:
-        assert _read_item(lazy, key) == _read_item(sdk, key)
+    for key in keys:  # by [] or by get(), in any order
+        if rnd.random() < 0.5:
+            assert _read_item(lazy, key) == _read_item(sdk, key)
+        else:
+            assert _get_item(lazy, key) == _get_item(sdk, key)
+        assert lazy.get(key + "\x00absent", "default") == "default"
     assert read(lazy) == read(sdk)
     assert len(lazy) == len(value)
+
+
+def _get_item(container: Any, key: str) -> Any:
+    try:
+        return read(container.get(key))
+    except UnknownValueError:
+        return ("unknown",)
 
 
 def test_lazy_properties_decode_only_what_is_read() -> None:

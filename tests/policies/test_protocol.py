@@ -88,19 +88,32 @@ def test_a_pack_that_cannot_start_is_one_line(pack_dir, tmp_path):
         server.connect()
 
 
+def _configured_servicer():
+    servicer = sdk._PolicyAnalyzerServicer("kiln-immutable", "0.0.1", build_policies([]),
+                                           EnforcementLevel.MANDATORY)
+    request = analyzer_pb2.ConfigureAnalyzerRequest()
+    for name, props in fx.CONFIG.items():
+        request.policyConfig[name].enforcementLevel = analyzer_pb2.MANDATORY
+        request.policyConfig[name].properties.update(props)
+    servicer.Configure(request, None)
+    return servicer
+
+
 @pytest.mark.parametrize("case", CASES[::7], ids=lambda c: c.id)
 def test_decoding_once_answers_like_the_sdk(case):
     """The pack's Analyze gives the SDK's own answer, policy for policy."""
-    policies = build_policies([])
-    servicer = sdk._PolicyAnalyzerServicer("kiln-immutable", "0.0.1", policies,
-                                           EnforcementLevel.MANDATORY)
-    config = {name: {"properties": props}
-              for name, props in fx.CONFIG.items()}
-    request = analyzer_pb2.ConfigureAnalyzerRequest()
-    for name, value in config.items():
-        request.policyConfig[name].enforcementLevel = analyzer_pb2.MANDATORY
-        request.policyConfig[name].properties.update(value["properties"])
-    servicer.Configure(request, None)
+    _assert_answers_like_the_sdk(_configured_servicer(), case)
+
+
+def test_one_server_answers_every_request_like_the_sdk():
+    """What the pack keeps between requests (plans, options, providers) and shares between
+    the policies of one request never leaks into another request's answer."""
+    servicer = _configured_servicer()
+    for case in CASES + CASES[::-1]:
+        _assert_answers_like_the_sdk(servicer, case)
+
+
+def _assert_answers_like_the_sdk(servicer, case):
     props = fx.good(case.type)
     case.change(props)
     message = struct_pb2.Struct()

@@ -46,7 +46,7 @@ def test_rule_functions(case: Case):
                         ignore_changes=case.ignore_changes, region=case.region)
     fired = {}
     for rule in rules_for(case.type):
-        config = {**rule.defaults(), **fx.CONFIG.get(rule.id, {})}
+        config = {**rule.defaults, **fx.CONFIG.get(rule.id, {})}
         messages = list(rule.check(dataclasses.replace(resource, config=config)))
         if messages:
             fired[rule.id] = messages

@@ -116,7 +116,7 @@ def test_stack_rule_functions(name, change, expected):
     found = {}
     for rule in RULES.values():
         if rule.stack:
-            hits = list(rule.check(Stack(resources, rule.defaults())))
+            hits = list(rule.check(Stack(resources, rule.defaults)))
             if hits:
                 found[rule.id] = len(hits)
     assert found == expected

@@ -8,10 +8,10 @@ exactly as the Pulumi engine does and speaking its gRPC protocol
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: kiln.launch imports this package first,
+if TYPE_CHECKING:      # and typing costs it ~15 ms before the pack can start
     from pathlib import Path
+    from typing import Any
 
     from kiln.audit.report import Report
     from kiln.audit.sources import AuditError

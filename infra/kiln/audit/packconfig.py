@@ -40,6 +40,11 @@ class PolicyInfo:
     required: tuple[str, ...] = ()
 
 
+def prepare() -> None:
+    """Load what :func:`policies` uses, while there is time (the pack is booting)."""
+    from google.protobuf import json_format  # noqa: F401
+
+
 def policies(info: Any) -> list[PolicyInfo]:
     """The pack's policies from a ``GetAnalyzerInfo`` response."""
     from google.protobuf import json_format
@@ -140,6 +145,13 @@ class Framework:
 
 def frameworks(pack_dir: Path, rule_ids: set[str]) -> list[Framework]:
     """``frameworks/*.yaml``: rule id → control ids, checked against the pack's rules."""
+    return check_frameworks(read_frameworks(pack_dir), rule_ids)
+
+
+def read_frameworks(pack_dir: Path) -> list[tuple[Path, Mapping[str, Any]]]:
+    """Each ``frameworks/*.yaml`` parsed and its shape checked; :func:`check_frameworks`
+    checks the rules it maps once the pack's rules are known (an audit reads the files
+    while the pack boots)."""
     import yaml
 
     found = []
@@ -153,6 +165,16 @@ def frameworks(pack_dir: Path, rule_ids: set[str]) -> list[Framework]:
                              f"({str(error).splitlines()[0]})") from None
         if not isinstance(data, Mapping) or not all(k in data for k in ("id", "name", "rules")):
             raise AuditError(f"{path}: expected id, name, version, controls and rules")
+        found.append((path, data))
+    return found
+
+
+def check_frameworks(files: list[tuple[Path, Mapping[str, Any]]], rule_ids: set[str]
+                     ) -> list[Framework]:
+    """The mappings of :func:`read_frameworks`; each rule must be one of ``rule_ids`` and
+    each control it maps to declared."""
+    found = []
+    for path, data in files:
         controls = {str(k): str(v) for k, v in (data.get("controls") or {}).items()}
         rules: dict[str, tuple[str, ...]] = {}
         for rule, listed in (data.get("rules") or {}).items():

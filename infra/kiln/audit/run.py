@@ -71,11 +71,14 @@ def _evaluate(analyzer: Analyzer, source_factory: Callable[[], Source], *, pack:
     started = time.perf_counter()
     source = source_factory()
     requests = Requests(source.analyzed, source.resources)
-    analyzer.connect(meanwhile=requests.build)  # build requests while the pack boots
+    # While the pack boots: the mappings, the module that reads its answer, the requests.
+    mappings = packconfig.read_frameworks(pack)
+    packconfig.prepare()
+    analyzer.connect(meanwhile=requests.build)
     connected = time.perf_counter()
     info = analyzer.info()
     infos = packconfig.policies(info)
-    frameworks = packconfig.frameworks(pack, {p.name for p in infos})
+    frameworks = packconfig.check_frameworks(mappings, {p.name for p in infos})
     policy_config = packconfig.reconcile(
         infos, file_config, str(packconfig.config_path(pack, environment)))
     analyzer.configure(policy_config)

@@ -82,17 +82,34 @@ def _settle(rule: Rule, findings: Iterable[tuple[str, str, str]], report: Any, a
         args.not_applicable(WAIVED_PREFIX + json.dumps(waived, sort_keys=True))
 
 
+def _memo(args: Any) -> dict[str, Any]:
+    """What the policies of one request share (:class:`servicer.ResourceArgs`); a fresh
+    dict under the SDK's own servicer."""
+    memo = getattr(args, "memo", None)
+    return memo if isinstance(memo, dict) else {}
+
+
+def _resource(args: Any, config: Mapping[str, Any]) -> Resource:
+    """The resource a rule sees; the parts every rule shares are built once per request."""
+    memo = _memo(args)
+    base = memo.get("resource")
+    if base is None:
+        base = memo["resource"] = Resource(
+            type=args.resource_type, name=args.name, props=args.props, urn=args.urn,
+            ignore_changes=tuple(args.opts.ignore_changes or ()),
+            region=region_of(args.props, args.provider))
+    return Resource(base.type, base.name, base.props, base.urn, base.ignore_changes, config,
+                    base.region)
+
+
 def _resource_policy(rule: Rule, waivers: list[waivers_mod.Waiver]) -> ResourceValidationPolicy:
     def validate(args: Any, report: Any) -> None:
         if args.resource_type not in rule.types:
             args.not_applicable(OTHER_TYPE)
-        resource = Resource(
-            type=args.resource_type, name=args.name, props=args.props, urn=args.urn,
-            ignore_changes=tuple(args.opts.ignore_changes or ()),
-            config={**rule.defaults(), **(args.get_config() or {})},
-            region=region_of(args.props, args.provider))
+        resource = _resource(args, {**rule.defaults, **(args.get_config() or {})})
         messages = [(args.urn, args.name, m) for m in rule.check(resource)]
-        _settle(rule, messages, report, args, waivers=waivers, stack_wide=False)
+        if messages:
+            _settle(rule, messages, report, args, waivers=waivers, stack_wide=False)
 
     return ResourceValidationPolicy(
         name=rule.id, description=rule.description, validate=validate,
@@ -102,12 +119,15 @@ def _resource_policy(rule: Rule, waivers: list[waivers_mod.Waiver]) -> ResourceV
 
 def _stack_policy(rule: Rule, waivers: list[waivers_mod.Waiver]) -> StackValidationPolicy:
     def validate(args: Any, report: Any) -> None:
-        resources = tuple(StackResource(r.resource_type, r.name, r.urn, r.props,
-                                        r.parent.urn if r.parent is not None else "")
-                          for r in args.resources)
-        names = {r.urn: r.name for r in resources}
-        stack_urn = next((r.urn for r in resources if r.type == "pulumi:pulumi:Stack"), "")
-        config = {**rule.defaults(), **(args.get_config() or {})}
+        memo = _memo(args)
+        if "stack" not in memo:
+            resources = tuple(StackResource(r.resource_type, r.name, r.urn, r.props,
+                                            r.parent.urn if r.parent is not None else "")
+                              for r in args.resources)
+            memo["stack"] = (resources, {r.urn: r.name for r in resources}, next(
+                (r.urn for r in resources if r.type == "pulumi:pulumi:Stack"), ""))
+        resources, names, stack_urn = memo["stack"]
+        config = {**rule.defaults, **(args.get_config() or {})}
         findings = [(urn or "", names.get(urn or "", "") or names.get(stack_urn, ""), message)
                     for urn, message in rule.check(Stack(resources, config))]
         _settle(rule, findings, report, args, waivers=waivers, stack_wide=True)

@@ -9,9 +9,11 @@ calling it with a plain :class:`Resource` — no policy server needed.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 SEVERITIES = ("low", "medium", "high", "critical")
@@ -71,9 +73,11 @@ class Rule:
     def stack(self) -> bool:
         return not self.types
 
-    def defaults(self) -> dict[str, Any]:
-        """The rule's config when the pack config gives none (schema defaults)."""
-        return {k: s["default"] for k, s in self.config.items() if "default" in s}
+    @functools.cached_property
+    def defaults(self) -> Mapping[str, Any]:
+        """The rule's config when the pack config gives none (schema defaults; read-only)."""
+        return MappingProxyType({k: s["default"] for k, s in self.config.items()
+                                 if "default" in s})
 
 
 RULES: dict[str, Rule] = {}
@@ -125,7 +129,7 @@ def evaluate(resource: Resource) -> dict[str, list[str]]:
     """
     results = {}
     for rule in rules_for(resource.type):
-        config = {**rule.defaults(), **resource.config}
+        config = {**rule.defaults, **resource.config}
         results[rule.id] = list(rule.check(_with_config(resource, config)))
     return results
 

@@ -131,7 +131,7 @@ def _plain(value: Any) -> Any:
         fields = value.struct_value.fields
         if SPECIAL_SIG_KEY in fields:
             raise _NotPlainError
-        return {k: _plain(v) for k, v in fields.items()}
+        return {k: _plain(fields[k]) for k in fields}
     if kind == "list_value":
         return [_plain(v) for v in value.list_value.values]
     if kind is None or kind == "null_value":
@@ -192,6 +192,15 @@ class LazyProperties(Mapping[str, Any]):
             return self._use_sdk()[key]
         return value
 
+    def get(self, key: str, default: Any = None) -> Any:  # Mapping.get, minus a try/except
+        if self._sdk is not None:
+            return self._sdk.get(key, default)
+        if key in self._decoded:
+            return self._decoded[key]
+        if not isinstance(key, str) or key not in self._fields:
+            return default
+        return self[key]
+
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and key in self._fields
 
@@ -200,6 +209,33 @@ class LazyProperties(Mapping[str, Any]):
 
     def __len__(self) -> int:
         return len(self._fields)
+
+
+class ResourceArgs(sdk.ResourceValidationArgs):
+    """The SDK's arguments for one policy, plus ``memo``: a dict shared by every policy run
+    on the same request, so that what is derived from the request alone (the resource's
+    region, say) is worked out once rather than once per policy."""
+
+    def __init__(self, *args: Any, memo: dict[str, Any]) -> None:
+        super().__init__(*args)
+        self.memo = memo
+
+
+class StackArgs(sdk.StackValidationArgs):
+    """The SDK's stack arguments, plus a ``memo`` shared by the request's stack policies."""
+
+    def __init__(self, *args: Any, memo: dict[str, Any]) -> None:
+        super().__init__(*args)
+        self.memo = memo
+
+
+def _options(self: Any, request: Any) -> Any:
+    """The SDK's resource options, built once per distinct set (read-only)."""
+    cache = self.__dict__.setdefault("_kiln_options", {})
+    key = request.options.SerializeToString(deterministic=True)
+    if key not in cache:
+        cache[key] = self._get_resource_options(request)
+    return cache[key]
 
 
 def _provider(self: Any, request: Any) -> Any:
@@ -223,12 +259,14 @@ def analyze(self: Any, request: Any, _context: Any) -> Any:
     response.MergeFromString(skipped)
     if not run:
         return response
-    shared = (properties(request.properties), self._get_resource_options(request),
+    shared = (LazyProperties(request.properties), _options(self, request),
               _provider(self, request))
+    memo: dict[str, Any] = {}
     for policy, level in run:
-        args = sdk.ResourceValidationArgs(
+        args = ResourceArgs(
             request.type, shared[0], request.urn, request.name, shared[1], shared[2],
-            self._get_policy_config(policy.name), self._PolicyAnalyzerServicer__stack_tags)
+            self._get_policy_config(policy.name), self._PolicyAnalyzerServicer__stack_tags,
+            memo=memo)
         _validate(self, response, policy, level, args)
     return response
 
@@ -238,7 +276,7 @@ def _stack_resources(self: Any, request: Any) -> list[Any]:
     resources, links = [], []
     for r in request.resources:
         res = sdk.PolicyResource(r.type, LazyProperties(r.properties), r.urn, r.name,
-                                 self._get_resource_options(r), _provider(self, r), None, [], {})
+                                 _options(self, r), _provider(self, r), None, [], {})
         resources.append(res)
         links.append((r.parent, list(r.dependencies),
                       {k: list(v.urns) for k, v in r.propertyDependencies.items()}))
@@ -255,14 +293,15 @@ def analyze_stack(self: Any, request: Any, _context: Any) -> Any:
     self._configure_runtime_settings()
     response = proto.AnalyzeResponse()
     resources: list[Any] | None = None
+    memo: dict[str, Any] = {}
     for policy in self._PolicyAnalyzerServicer__policies:
         level = _level(self, policy, sdk.StackValidationPolicy)
         if level is None:
             continue
         if resources is None:
             resources = _stack_resources(self, request)
-        args = sdk.StackValidationArgs(resources, self._get_policy_config(policy.name),
-                                       self._PolicyAnalyzerServicer__stack_tags)
+        args = StackArgs(resources, self._get_policy_config(policy.name),
+                         self._PolicyAnalyzerServicer__stack_tags, memo=memo)
         _validate(self, response, policy, level, args)
     return response
 

@@ -52,38 +52,20 @@ def mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def tags(value: Any) -> dict[str, Any]:
-    """Tags as a dict, from a map (most resources) or ``[{key, value}]`` (autoscaling groups).
+def tag(value: Any, key: str) -> Any:
+    """One tag's value from a tags property: a map (most resources) or ``[{key, value}]``
+    (autoscaling groups, where the last entry for a key wins), or None.
 
-    Only keys are read eagerly; values are read one by one so an unknown value in an
-    unrelated tag does not stop a rule during preview.
+    Only the asked-for value is read, so an unknown value in an unrelated tag does not stop
+    a rule during preview.
     """
     if isinstance(value, Mapping):
-        return {str(k): _Lazy(value, k) for k in value}
-    found: dict[str, Any] = {}
+        return value.get(key) if key in value else None
+    found = None
     for item in listed(value):
-        if isinstance(item, Mapping) and isinstance(item.get("key"), str):
-            found[item["key"]] = _Lazy(item, "value")
-    return found
-
-
-def tag(value: Any, key: str) -> Any:
-    """One tag's value from a tags property (map or list form), or None."""
-    lazy = tags(value).get(key)
-    return lazy.get() if isinstance(lazy, _Lazy) else None
-
-
-class _Lazy:
-    """A tag value read only when asked for."""
-
-    __slots__ = ("container", "key")
-
-    def __init__(self, container: Mapping[str, Any], key: str) -> None:
-        self.container = container
-        self.key = key
-
-    def get(self) -> Any:
-        return self.container.get(self.key)
+        if isinstance(item, Mapping) and item.get("key") == key:
+            found = item
+    return found.get("value") if found is not None else None
 
 
 def by_digest(reference: Any) -> bool:
