@@ -139,30 +139,17 @@ def _plain(value: Any) -> Any:
     return getattr(value, kind)
 
 
-def properties(struct: Any) -> Any:
-    """A request's properties as policies read them.
-
-    The SDK deserializes secrets, assets and archives and wraps every dict and list in a
-    proxy that raises on unknown values. When the properties hold none of those, both steps
-    hand back the same values, so plain dicts and lists are returned, decoded in one pass;
-    otherwise the SDK's own decoding is used.
-    """
-    try:
-        if SPECIAL_SIG_KEY in struct.fields:
-            raise _NotPlainError
-        return {k: _plain(v) for k, v in struct.fields.items()}
-    except _NotPlainError:
-        return unknown_checking_proxy(deserialize_properties(struct_to_dict(struct)))
-
-
 class LazyProperties(Mapping[str, Any]):
-    """A resource's properties, each top-level value decoded when a policy first reads it.
+    """A resource's properties as policies read them, each top-level value decoded when a
+    policy first reads it.
 
-    Stack policies read a few keys (``tags``, ``arn``) of every resource in the stack, so
-    decoding all of them up front was most of an ``AnalyzeStack`` call. Reads give exactly
-    what :func:`properties` gives: a plain value is decoded on its own; the first one that
-    is not plain (an unknown, a secret, an asset) sends the whole struct through the SDK's
-    decoding, as :func:`properties` does.
+    Policies read a few keys of a resource (stack policies: ``tags`` and ``arn`` of every
+    resource in the stack), so decoding all of them up front was much of a call. The SDK
+    deserializes secrets, assets and archives and wraps every dict and list in a proxy that
+    raises on unknown values; for values holding none of those both steps give back the
+    same values, so a plain value is decoded on its own into plain dicts and lists. The
+    first value that is not plain (an unknown, a secret, an asset) sends the whole struct
+    through the SDK's own decoding.
     """
 
     __slots__ = ("_decoded", "_fields", "_sdk", "_struct")

@@ -60,7 +60,7 @@ def tag(value: Any, key: str) -> Any:
     a rule during preview.
     """
     if isinstance(value, Mapping):
-        return value.get(key) if key in value else None
+        return value.get(key)
     found = None
     for item in listed(value):
         if isinstance(item, Mapping) and item.get("key") == key:
