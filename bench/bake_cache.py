@@ -23,6 +23,12 @@ import time
 import urllib.request
 from pathlib import Path
 
+from moto.server import ThreadedMotoServer
+
+from kiln.bake import runner
+from kiln.local import standins
+from kiln.records import keys
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "infra"))
 RUNS = int(os.environ.get("KILN_BENCH_RUNS", "3"))
@@ -60,10 +66,6 @@ def calls(log: Path) -> int:
 
 
 def main() -> None:
-    from moto.server import ThreadedMotoServer
-
-    from kiln.bake import keys, runner, standins
-
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the emulator's request log
     standins.fix_moto_fidelity()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)

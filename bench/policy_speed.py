@@ -33,6 +33,9 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from kiln.audit.analyzer import Analyzer, Requests
+from kiln.audit.sources import from_export
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 SIZES = [int(s) for s in os.environ.get("KILN_BENCH_SIZES", "100,1000,5000").split(",")]
@@ -214,8 +217,6 @@ def noop_floor(pack: Path, export: Path) -> float:
     """Pack start → last answer for a one-policy no-op pack of Pulumi's Python policy SDK,
     driven exactly as `kiln audit` drives its pack (same requests, same client): what the
     SDK's start-up and its gRPC server cost before any rule runs."""
-    from kiln.audit.analyzer import Analyzer, Requests
-    from kiln.audit.sources import from_export
 
     with Analyzer(pack, project=PROJECT, stack=STACK, config={}) as analyzer:
         source = from_export(export, STACK)

@@ -9,6 +9,7 @@ AWS calls kiln made per rollback (mutating ones counted apart).
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import statistics
@@ -18,6 +19,11 @@ import tempfile
 import time
 import venv
 from pathlib import Path
+
+from moto.server import ThreadedMotoServer
+
+from kiln.aws import traffic
+from kiln.project import stackfiles
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -46,10 +52,6 @@ def timed(command: list[str], env: dict[str, str]) -> float:
 
 
 def main() -> None:
-    import logging
-
-    from moto.server import ThreadedMotoServer
-
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     aws = aws_cli()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -66,10 +68,8 @@ def main() -> None:
                "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                "AWS_DEFAULT_REGION": "eu-west-1", "KILN_PROJECT_DIR": str(root)}
         os.environ.update(env)
-        from tests.scenario import stand_up
-
-        from kiln import stackfiles
-        from kiln.aws import traffic
+        # The test suite's scenario builder: importable once ROOT is on sys.path (above).
+        from tests.scenario import stand_up  # noqa: PLC0415
 
         stackfiles.update_config(stackfiles.load_project(root), "staging",
                                  {"kiln:standby": "hot"})

@@ -16,35 +16,6 @@ locals {
   }
 }
 
-source "amazon-ebs" "app" {
-  region                     = var.region
-  source_ami                 = var.golden_ami
-  instance_type              = var.instance_type
-  ami_name                   = "kiln-app-${local.stamp}"
-  ami_description            = "kiln app image: ${var.container_image}"
-  communicator               = var.communicator
-  ssh_username               = var.ssh_username
-  custom_endpoint_ec2        = var.ec2_endpoint
-  skip_credential_validation = var.ec2_endpoint != ""
-  skip_region_validation     = var.ec2_endpoint != ""
-  skip_metadata_api_check    = var.ec2_endpoint != ""
-
-  launch_block_device_mappings {
-    device_name           = "/dev/xvda"
-    volume_size           = var.root_volume_gb
-    volume_type           = "gp3"
-    throughput            = 125
-    iops                  = 3000
-    encrypted             = true
-    delete_on_termination = true
-  }
-
-  tags = local.app_tags
-  snapshot_tags = {
-    "kiln:name" = "app"
-  }
-}
-
 # Runs on an EC2 bake host (as root, in var.region): a volume from the golden snapshot is
 # attached and mounted there, the app layer is written into it, and it is registered as
 # the app AMI. Block device mappings (gp3, encrypted, size) come from the golden AMI.
@@ -82,7 +53,19 @@ source "amazon-chroot" "app" {
 }
 
 build {
-  sources = ["source.amazon-ebs.app", "source.amazon-chroot.app"]
+  sources = ["source.amazon-chroot.app"]
+
+  # The emulator's path: the shared amazon-ebs source (variables.pkr.hcl) as amazon-ebs.app.
+  source "amazon-ebs.golden" {
+    name            = "app"
+    source_ami      = var.golden_ami
+    ami_name        = "kiln-app-${local.stamp}"
+    ami_description = "kiln app image: ${var.container_image}"
+    tags            = local.app_tags
+    snapshot_tags = {
+      "kiln:name" = "app"
+    }
+  }
 
   # Inside the chroot, as root: write the unit, clean up, and check the image (its store
   # included) before it is captured.

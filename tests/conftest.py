@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import logging
 import shutil
+import threading
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from moto.server import MotoRequestHandler, ThreadedMotoServer
+from werkzeug.serving import make_server
 
-from kiln import stackfiles
-from kiln.settings import StackSettings
+from kiln.model.stack import StackSettings
+from kiln.preview import capture
+from kiln.project import stackfiles
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,7 +40,6 @@ def dev_settings(project: stackfiles.Project) -> StackSettings:
 @pytest.fixture
 def run_components() -> Callable[..., Any]:
     """Run a callable that builds components under the recording mock monitor."""
-    from kiln import capture
 
     def run(body: Callable[[], Any], stack: str = "test",
             region: str = "eu-west-1") -> capture.Capture:
@@ -61,11 +66,6 @@ def _serial_moto_server() -> Any:
     DynamoDB's conditional writes are atomic; moto's are only when requests do not
     interleave, and the lock and ledger tests race many processes against them.
     """
-    import threading
-
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-    from moto.server import MotoRequestHandler, ThreadedMotoServer
-    from werkzeug.serving import make_server
 
     class SerialMotoServer(ThreadedMotoServer):
         def _server_entry(self) -> None:
@@ -113,9 +113,28 @@ def moto_server() -> Iterator[str]:
 @pytest.fixture
 def aws(moto_server: str) -> str:
     """The moto endpoint, emptied before the test so tests do not see each other's state."""
-    import urllib.request
 
     request = urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")
     with urllib.request.urlopen(request, timeout=10) as response:
         assert response.status == 200
     return moto_server
+
+
+# Fixtures that start a real stand-in (the AWS emulator, the policy pack's server, Packer,
+# dockerd), and folders whose every test drives one. A test that uses one must carry the
+# `integration` marker, so `pytest -m "not integration"` is the fast tier.
+STAND_IN_FIXTURES = frozenset({"moto_server", "aws", "analyzer", "bake_project", "docker",
+                               "packer_cache"})
+STAND_IN_FOLDERS = ("integration", "cli")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    unmarked = []
+    for item in items:
+        folder = item.path.relative_to(ROOT / "tests").parts[0]
+        uses = STAND_IN_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+        if (uses or folder in STAND_IN_FOLDERS) and item.get_closest_marker("integration") is None:
+            unmarked.append(item.nodeid)
+    if unmarked:
+        raise pytest.UsageError("tests that drive a stand-in without the `integration` "
+                                "marker:\n  " + "\n  ".join(unmarked))

@@ -9,7 +9,9 @@ would have created, with the component's own names and tags.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,11 +19,13 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from kiln import capture, stackfiles
-from kiln.aws import mirror
 from kiln.aws.clients import client
-from kiln.release.record import statement
-from kiln.settings import COLOURS
+from kiln.local import mirror
+from kiln.model.stack import COLOURS
+from kiln.preview import capture
+from kiln.project import stackfiles
+from kiln.records import store
+from kiln.release.record import ArtifactRecord, statement
 
 KEY_ID = "kiln-test"
 
@@ -90,11 +94,6 @@ def make_release(root: Path, region: str, image: str, key: ed25519.Ed25519Privat
                  name: str = "app", key_id: str = KEY_ID) -> Path:
     """A signed ``kiln.artifact/v1`` record of ``image`` under ``releases/``, as a bake
     writes it; returns the record file."""
-    import datetime as dt
-    import uuid
-
-    from kiln.bake import store
-    from kiln.release.record import ArtifactRecord
 
     record = ArtifactRecord(
         kind="ami", name=name, images={region: image},

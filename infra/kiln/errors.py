@@ -14,3 +14,15 @@ class KilnError(Exception):
 
 class OperationError(KilnError):
     exit_code = 1
+
+
+class BakeError(KilnError, ValueError):
+    """A bake cannot start; nothing was built or recorded."""
+
+
+class BuildError(OperationError, BakeError):
+    """Packer or the registry failed during a bake; nothing was recorded."""
+
+
+class VerifyError(KilnError, ValueError):
+    """A record, signature or image does not verify; the message says why."""

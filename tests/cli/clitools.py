@@ -6,7 +6,7 @@ from typing import Any
 
 from typer.testing import CliRunner
 
-from kiln.cli import app
+from kiln.cli.app import app
 
 runner = CliRunner()
 

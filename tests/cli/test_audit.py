@@ -14,6 +14,8 @@ import pytest
 from tests.cli.clitools import invoke, one_line_error
 from tests.policies import auditkit as ak
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture
 def project(project_copy):

@@ -11,10 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from kiln import audit, launch
 from kiln.audit import process
+from kiln.audit import stacks as audit
+from kiln.cli import launch
 from tests.cli.test_audit import packs_started_for
 from tests.policies import auditkit as ak
+
+pytestmark = pytest.mark.integration
 
 BAD_FINDINGS = 4  # ak.bad_source: key pair, SSH rule, patched user data, unsigned image
 

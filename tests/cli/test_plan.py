@@ -8,6 +8,8 @@ import pytest
 
 from tests.cli.clitools import invoke, one_line_error
 
+pytestmark = pytest.mark.integration
+
 
 def test_plan_prints_the_resource_tree_and_colours(project_copy):
     result = invoke("plan", "dev")

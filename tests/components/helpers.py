@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from kiln import capture
-from kiln.components.bluegreen import BlueGreenArgs, BlueGreenService
-from kiln.plan import (  # noqa: F401 (re-exported for the component tests)
+from kiln.model.stack import StackSettings
+from kiln.preview import capture
+from kiln.preview.plan import (  # noqa: F401 (re-exported for the component tests)
     ASG,
     INGRESS_RULE,
     LAUNCH_TEMPLATE,
@@ -15,7 +15,7 @@ from kiln.plan import (  # noqa: F401 (re-exported for the component tests)
     SECURITY_GROUP,
     TARGET_GROUP,
 )
-from kiln.settings import StackSettings
+from kiln.program.components.bluegreen import BlueGreenArgs, BlueGreenService
 
 
 def build_service(settings: StackSettings, **changes: Any) -> capture.Capture:

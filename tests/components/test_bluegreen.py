@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from kiln.settings import COLOURS, STANDBY_MODES, other
+from kiln.model.stack import COLOURS, STANDBY_MODES, other
 
 from .helpers import (
     ASG,

@@ -6,10 +6,10 @@ import ipaddress
 
 import pytest
 
-from kiln.components.iam import InstanceIdentity, InstanceIdentityArgs
-from kiln.components.network import Network, NetworkArgs
-from kiln.components.registry import Registry, RegistryArgs, pin
-from kiln.settings import ExistingVpc, NewVpc
+from kiln.model.stack import ExistingVpc, NewVpc
+from kiln.program.components.iam import InstanceIdentity, InstanceIdentityArgs
+from kiln.program.components.network import Network, NetworkArgs
+from kiln.program.components.repository import Registry, RegistryArgs, pin
 
 TAGS = {"kiln:service": "web", "kiln:stack": "test"}
 REPO = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/web"

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from kiln.bake import keys, standins
+from kiln.local import standins
+from kiln.records import keys
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from kiln.aws import clients, traffic
+from kiln.model.stack import StackSettings
 from kiln.release.ledger import FileLedger
-from kiln.settings import StackSettings
 
 KILN = str(Path(sys.executable).parent / "kiln")
 MUTATING_PREFIXES = ("Create", "Modify", "Put", "Update", "Delete", "Register", "Deregister",

@@ -21,9 +21,10 @@ import boto3
 import pytest
 
 from kiln.aws import clients
-from kiln.bake import inputs, runner, standins
+from kiln.bake import inputs, runner
 from kiln.bake import packer as packer_mod
-from kiln.bake.errors import BakeError, BuildError
+from kiln.errors import BakeError, BuildError
+from kiln.local import standins
 
 from .conftest import BakeProject, Docker, need
 from .test_scripts import IMAGES, hardened_root, validate

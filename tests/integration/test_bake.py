@@ -10,8 +10,9 @@ from pathlib import Path
 import boto3
 import pytest
 
-from kiln.bake import keys, packer, runner, store, verify
+from kiln.bake import oci, packer, runner
 from kiln.bake.inputs import hash_document
+from kiln.records import keys, store, verify
 from kiln.release.ledger import FileLedger
 from kiln.release.record import parse_record
 
@@ -158,8 +159,6 @@ def test_kms_signed_bake_verifies_with_the_fetched_public_key(
 
 
 def test_ecr_repositories_are_asked_through_the_ecr_api(aws: str) -> None:
-    from kiln.bake import registry
-
     ecr = boto3.client("ecr")
     uri = ecr.create_repository(repositoryName="kiln/web")["repository"]["repositoryUri"]
     manifest = json.dumps({"schemaVersion": 2, "mediaType":
@@ -169,6 +168,6 @@ def test_ecr_repositories_are_asked_through_the_ecr_api(aws: str) -> None:
                                                    ".v1+json"}, "layers": []})
     pushed = ecr.put_image(repositoryName="kiln/web", imageManifest=manifest,
                            imageTag="in-abc")["image"]["imageId"]["imageDigest"]
-    repository = registry.parse_repository(uri)
-    assert registry.digest_for_tag(repository, "in-abc") == pushed
-    assert registry.digest_for_tag(repository, "in-other") is None
+    repository = oci.parse_repository(uri)
+    assert oci.digest_for_tag(repository, "in-abc") == pushed
+    assert oci.digest_for_tag(repository, "in-other") is None

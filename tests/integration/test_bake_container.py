@@ -1,4 +1,4 @@
-"""The container bake against a local dockerd and docker-registry."""
+"""The container bake against a local dockerd and docker-oci."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import urllib.request
 
 import pytest
 
-from kiln.bake import keys, registry, runner, verify
+from kiln.bake import oci, runner
+from kiln.records import keys, verify
 from kiln.release.ledger import FileLedger
 
 from .conftest import BakeProject, Docker
@@ -34,7 +35,7 @@ def test_container_bake_pushes_records_the_served_digest_and_caches(
     repository = f"{docker.registry}/kiln/web"
     first = runner.bake("container", bake_project.root, {"repository": repository})
     assert not first.cached
-    tag = registry.input_tag(first.input_hash)
+    tag = oci.input_tag(first.input_hash)
     digest = served_digest(docker.registry, "kiln/web", tag)
     assert first.image == f"{repository}@{digest}"
     assert first.record_path is not None

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
 
 import pytest
 
-from kiln import stackfiles
 from kiln.aws.ledger_table import TableLedger, ensure_table
+from kiln.project import stackfiles
+from kiln.release.ledger import FileLedger
 
 from ..scenario import stand_up
 from .opsutil import KILN, ledger, listener_weights
+
+pytestmark = pytest.mark.integration
 
 STACK = "staging"
 TABLE = "kiln-ledger"
@@ -36,7 +40,6 @@ def backend_env(backend: str) -> dict[str, str]:
 def start_together(commands: list[list[str]], env: dict[str, str], tmp_path,
                    checkpoint: str, hold: float = 0.0) -> list[subprocess.CompletedProcess]:
     """Start every command, wait until all reached ``checkpoint``, then release them."""
-    import os
 
     go = tmp_path / "go"
     fault = f"wait@{checkpoint}={go}" + (f";pause@{hold_at(checkpoint)}={hold}" if hold else "")
@@ -101,7 +104,6 @@ def test_concurrent_appends_never_fork(aws, backend, tmp_path):
     procs = [subprocess.Popen([sys.executable, "-c", APPEND, backend, target, str(w)])
              for w in range(WORKERS)]
     assert [p.wait(timeout=120) for p in procs] == [0] * WORKERS
-    from kiln.release.ledger import FileLedger
 
     chain = TableLedger(TABLE) if backend == "table" else FileLedger(tmp_path / "ledger.jsonl")
     entries = list(chain.entries())

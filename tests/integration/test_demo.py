@@ -9,6 +9,8 @@ import pytest
 
 from .opsutil import run_kiln
 
+pytestmark = pytest.mark.integration
+
 NEEDS = ("packer", "dockerd", "docker-registry", "busybox")
 
 

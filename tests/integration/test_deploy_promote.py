@@ -11,14 +11,17 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from kiln import stackfiles
 from kiln.aws.clients import client
-from kiln.bake import store
+from kiln.aws.ledger_table import TableLedger, ensure_table
+from kiln.project import stackfiles
+from kiln.records import store
 
 from ..conftest import ROOT
-from ..scenario import make_release, register_image, trust
+from ..scenario import make_release, register_image, sign, trust
 from .opsutil import KILN, ledger, run_kiln
 from .test_concurrency import start_together
+
+pytestmark = pytest.mark.integration
 
 WEST, CENTRAL = "eu-west-1", "eu-central-1"
 
@@ -89,7 +92,6 @@ def test_deploy_refuses_forged_and_unsigned(project, tmp_path):
     original = sig_path.read_bytes()
     forged = json.loads(original)
     other = ed25519.Ed25519PrivateKey.generate()
-    from ..scenario import sign
 
     forged["signatures"][0]["signature"] = sign(other, image, WEST, forged["record"])
     sig_path.write_text(json.dumps(forged))
@@ -245,8 +247,6 @@ def test_cross_region_promote_killed_converges(project, crash_at):
 
 @pytest.mark.parametrize("backend", ["file", "table"])
 def test_concurrent_promotions_one_wins(project, tmp_path, backend):
-    from kiln.aws.ledger_table import TableLedger, ensure_table
-
     root, _ = project
     env = {}
     if backend == "table":

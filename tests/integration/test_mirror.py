@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from kiln import naming, stackfiles
 from kiln.aws.clients import client
-from kiln.settings import COLOURS
+from kiln.model import naming
+from kiln.model.stack import COLOURS
+from kiln.project import stackfiles
 
 from ..scenario import stand_up
+
+pytestmark = pytest.mark.integration
 
 
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod"])

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from kiln import stackfiles
+from kiln.model.stack import other
 from kiln.ops import context, rollback
+from kiln.project import stackfiles
 from kiln.release.bluegreen import RefusedError
-from kiln.settings import other
 
 from ..scenario import stand_up
 from .opsutil import aws_calls, ledger, listener_weights, mutating, run_kiln, stop_instances
+
+pytestmark = pytest.mark.integration
 
 STACK = "staging"  # warm standby in the file; stood up hot below so the standby serves
 
@@ -78,7 +82,6 @@ def test_rollback_command_prints_duration_and_json(deployed):
     before = settings_of(deployed)
     result = run_kiln("rollback", STACK, "--json")
     assert result.returncode == 0, result.stderr
-    import json
 
     report = json.loads(result.stdout)
     assert report["from"] == before.live and report["to"] == before.idle

@@ -14,6 +14,8 @@ import pytest
 
 from .conftest import ROOT, need
 
+pytestmark = pytest.mark.integration
+
 IMAGES = ROOT / "images"
 SCRIPTS = sorted([*(IMAGES / "scripts").glob("*.sh"), *(IMAGES / "app").glob("*.sh")])
 UNIT = "[Unit]\nDescription=test\n[Service]\nExecStart=/bin/true\n[Install]\n" \

@@ -9,15 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from kiln import capture, revocations, stackfiles
 from kiln.aws import traffic
 from kiln.aws.clients import client
 from kiln.ops import context, retire, status
+from kiln.preview import capture
+from kiln.project import layout, revocations, stackfiles
 from kiln.release.bluegreen import RefusedError
 
 from ..conftest import ROOT
 from ..scenario import register_image, stand_up
 from .opsutil import asg_of, ledger, run_kiln
+
+pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
@@ -85,7 +88,7 @@ def test_revoke_updates_policy_config_and_shows_blast_radius(deployed):
     revoked = revocations.listed(deployed.root)
     assert [(r.image, r.release, r.reason) for r in revoked] == [
         (image, deployed.records[settings.live], "CVE-2026-0001")]
-    for path in (deployed.root / revocations.CONFIG_DIR).glob("*.json"):
+    for path in (deployed.root / layout.PACK_CONFIG_DIR).glob("*.json"):
         rule = json.loads(path.read_text())[revocations.RULE]
         assert rule["revoked"][0]["image"] == image
     entries = list(ledger(deployed.root).entries())

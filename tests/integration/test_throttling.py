@@ -10,11 +10,13 @@ from typing import Any
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from kiln import stackfiles
 from kiln.ops import context, rollback
+from kiln.project import stackfiles
 
 from ..scenario import stand_up
 from .opsutil import aws_calls, ledger, listener_weights, mutating, session_hook
+
+pytestmark = pytest.mark.integration
 
 STACK = "staging"
 QUERY_THROTTLE = (b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>"

@@ -10,10 +10,16 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from kiln import capture, stackfiles
+import pulumi
+import pulumi_aws as aws
+
 from kiln.audit import run, sources
 from kiln.audit.report import Report
-from kiln.wire import SECRET_SIG, SIG_KEY
+from kiln.model import settings as settings_mod
+from kiln.preview import capture
+from kiln.preview.properties import SECRET_SIG, SIG_KEY
+from kiln.program.build import build
+from kiln.project import stackfiles
 
 ROOT = Path(__file__).resolve().parents[2]
 PACK = ROOT / "policies" / "immutable"
@@ -29,11 +35,6 @@ def stack_source(stack: str) -> sources.Source:
 
 
 def _bad_body(settings: Any) -> None:
-    import pulumi
-    import pulumi_aws as aws
-
-    from kiln.program import build
-
     def patch_blue_template(args: Any) -> Any:
         # The bad variant patches the blue fleet at boot through user data.
         if args.type_ == "aws:ec2/launchTemplate:LaunchTemplate" and args.name.endswith(
@@ -54,7 +55,6 @@ def _bad_body(settings: Any) -> None:
 def bad_source(stack: str = "prod") -> sources.Source:
     """The real program plus a key pair, an SSH rule, a user-data patch on the blue
     template and a forged signature on the green one (blue's signature moved over)."""
-    from kiln import settings as settings_mod
 
     project = stackfiles.load_project(ROOT)
     config = copy.deepcopy(stackfiles.read_config(project, stack))

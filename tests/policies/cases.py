@@ -337,6 +337,11 @@ CASES = [
     case("sig-retagged-image", LT, at("imageId", fx.OTHER_IMAGE), SIGNED),
     case("sig-wrong-release", LT, retag(**{"kiln:release": "sha256:" + "99" * 32}), SIGNED),
     case("sig-release-not-digest", LT, retag(**{"kiln:release": "v1.2.3"}), SIGNED),
+    case("sig-release-trailing-newline", LT, retag(**{"kiln:release": fx.RELEASE + "\n"}),
+         SIGNED),
+    case("sig-image-with-newline", LT, lambda p: (
+        p.update(imageId=fx.IMAGE + "\n"), p["tags"].update({"kiln:image": fx.IMAGE + "\n"})),
+         SIGNED),
     case("sig-other-region", LT, same, SIGNED, region="eu-central-1"),
     case("revoked-image", LT, lambda p: (p.update(imageId=fx.REVOKED_IMAGE), p["tags"].update(
         fx.lt_tags(image=fx.REVOKED_IMAGE))), REVOKED),

@@ -10,9 +10,10 @@ import hashlib
 import json
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from kiln_immutable import contract
 
 REGION = "eu-west-1"
 IMAGE = "ami-0123456789abcdef0"
@@ -37,12 +38,11 @@ TRUSTED = [{"id": "test-ed25519", "type": "ed25519", "publicKey": _pem(ED_KEY)},
 
 
 def statement(image: str = IMAGE, region: str = REGION, release: str = RELEASE) -> bytes:
-    return f"kiln.release/v1\nami\n{image}\n{region}\n{release}\n".encode()
+    return contract.statement(contract.KIND_AMI, image, region, release)
 
 
 def sign(message: bytes, key: Any = ED_KEY) -> str:
     if isinstance(key, ec.EllipticCurvePrivateKey):
-        from cryptography.hazmat.primitives import hashes
         return base64.b64encode(key.sign(message, ec.ECDSA(hashes.SHA256()))).decode()
     return base64.b64encode(key.sign(message)).decode()
 

@@ -13,6 +13,8 @@ from kiln.audit.sources import Source
 from tests.policies import auditkit as ak
 from tests.policies import fixtures as fx
 
+pytestmark = pytest.mark.integration
+
 SIGNED = "kiln-ec2-launchtemplate-signed-image"
 REVOKED = "kiln-ec2-launchtemplate-image-not-revoked"
 STACKS = sorted(p.name[len("Pulumi."):-len(".yaml")]

@@ -10,6 +10,8 @@ from kiln.audit import packconfig
 from kiln.audit.sources import AuditError
 from tests.policies import auditkit as ak
 
+pytestmark = pytest.mark.integration
+
 
 def test_every_rule_is_in_the_auditor_guide():
     text = (ak.ROOT / "docs" / "auditors.md").read_text()

@@ -11,6 +11,8 @@ from kiln.audit import sources
 from kiln.audit.sources import AuditError
 from tests.policies import auditkit as ak
 
+pytestmark = pytest.mark.integration
+
 
 def _write(tmp_path, document) -> object:
     path = tmp_path / "prod.json"

@@ -21,6 +21,8 @@ from kiln.audit.sources import AuditError, AuditResource
 from tests.policies import fixtures as fx
 from tests.policies.cases import CASES
 
+pytestmark = pytest.mark.integration
+
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 
 

@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 import subprocess
+from dataclasses import replace
 from importlib import resources
 from xml.etree import ElementTree as ET
 
@@ -15,7 +16,10 @@ import pytest
 
 from kiln.audit import html, junit, sarif
 from kiln.audit.run import write_reports
+from kiln.cli import render
 from tests.policies import auditkit as ak
+
+pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
@@ -126,10 +130,6 @@ def test_html_renders_in_headless_chromium(report, tmp_path):
 
 
 def test_the_terminal_shows_the_worst_findings_and_counts_the_rest(report, capsys):
-    from dataclasses import replace
-
-    from kiln import render
-
     many = [replace(report.findings[0], name=f"key-{i:03}") for i in range(render.AUDIT_ROWS + 7)]
     render.render_audit(replace(report, findings=many), [])
     shown = capsys.readouterr().out

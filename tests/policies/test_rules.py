@@ -12,6 +12,8 @@ from kiln.audit.sources import AuditResource, Provider
 from tests.policies import fixtures as fx
 from tests.policies.cases import CASES, Case
 
+pytestmark = pytest.mark.integration
+
 
 def _props(case: Case) -> dict:
     props = fx.good(case.type)

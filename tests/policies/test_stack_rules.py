@@ -13,6 +13,8 @@ from kiln_immutable import RULES, Stack, StackResource
 from kiln.audit.sources import AuditResource
 from tests.policies import fixtures as fx
 
+pytestmark = pytest.mark.integration
+
 TWO = "kiln-autoscaling-group-two-colours"
 WEIGHTS = "kiln-lb-listener-weighted-colours"
 ROLE = "kiln-iam-instancerole-no-shell-access"

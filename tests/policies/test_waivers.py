@@ -13,6 +13,8 @@ from kiln.audit import sarif
 from kiln.audit.sources import AuditError
 from tests.policies import auditkit as ak
 
+pytestmark = pytest.mark.integration
+
 TODAY = dt.datetime.now(dt.UTC).date()
 FUTURE = (TODAY + dt.timedelta(days=30)).isoformat()
 PAST = (TODAY - dt.timedelta(days=1)).isoformat()

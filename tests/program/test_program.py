@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from kiln import capture, outputs, stackfiles
-from kiln.settings import COLOURS
-from kiln.topology import subnet_cidrs, weights
-from kiln.wire import plain
+from kiln.model import outputs
+from kiln.model.stack import COLOURS
+from kiln.model.topology import subnet_cidrs, weights
+from kiln.preview import capture
+from kiln.preview.properties import plain
+from kiln.project import stackfiles
 
 ROOT = Path(__file__).resolve().parents[2]
 STACKS = sorted(p.name.split(".")[1] for p in (ROOT / "stacks").glob("Pulumi.*.yaml"))

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from kiln.bake import inputs, machine
-from kiln.bake.errors import BakeError
 from kiln.bake.packer import Packer, version_tuple
+from kiln.errors import BakeError
 
 BUILD_OK = """\
 1795709186,,ui,say,==> amazon-ebs.golden: Creating AMI kiln-golden from instance i-83f

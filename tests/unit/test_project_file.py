@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
-from kiln import settings
+from kiln.model import settings
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = YAML(typ="safe").load((ROOT / "Pulumi.yaml").read_text())

@@ -1,4 +1,4 @@
-"""Table tests for kiln.settings: every valid shape parses to the right fields, and every
+"""Table tests for kiln.model.settings: every valid shape parses to the right fields, and every
 bad value is refused with a one-line SettingsError naming the full key."""
 
 from __future__ import annotations
@@ -13,21 +13,17 @@ from typing import Any
 import pytest
 import yaml
 
-from kiln.settings import (
+from kiln.model.settings import SettingsError, from_pulumi_config, key, parse, to_config
+from kiln.model.stack import (
     DEFAULT_ENVIRONMENTS,
     Capacity,
     ExistingVpc,
     NewVpc,
     Release,
     Service,
-    SettingsError,
     StackSettings,
     TrustedKey,
-    from_pulumi_config,
-    key,
     other,
-    parse,
-    to_config,
 )
 
 STACKS = Path(__file__).resolve().parents[2] / "stacks"

@@ -1,4 +1,4 @@
-"""Hypothesis properties of kiln.settings: every valid config round-trips through
+"""Hypothesis properties of kiln.model.settings: every valid config round-trips through
 to_config, and breaking any required field is refused naming that field's key."""
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from kiln.settings import (
+from kiln.model.sections import subnet_prefix
+from kiln.model.settings import SettingsError, from_pulumi_config, parse, to_config
+from kiln.model.stack import (
     AMI_ID,
     RECORD_DIGEST,
     SERVICE_NAME,
@@ -23,13 +25,8 @@ from kiln.settings import (
     ExistingVpc,
     NewVpc,
     Release,
-    SettingsError,
     StackSettings,
     TrustedKey,
-    from_pulumi_config,
-    parse,
-    subnet_prefix,
-    to_config,
 )
 
 PROPERTY = settings(max_examples=150, deadline=None,

@@ -1,4 +1,4 @@
-"""kiln.topology: subnet layout, listener weights and per-colour ASG sizing."""
+"""kiln.model.topology: subnet layout, listener weights and per-colour ASG sizing."""
 
 from __future__ import annotations
 
@@ -12,14 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kiln.settings import (
-    MAX_SUBNET_PREFIX,
-    SettingsError,
-    StackSettings,
-    parse,
-    subnet_prefix,
-)
-from kiln.topology import ColourCapacity, colour_capacity, subnet_cidrs, weights
+from kiln.model.sections import subnet_prefix
+from kiln.model.settings import SettingsError, parse
+from kiln.model.stack import MAX_SUBNET_PREFIX, StackSettings
+from kiln.model.topology import ColourCapacity, colour_capacity, subnet_cidrs, weights
 
 SIG = base64.b64encode(bytes(range(64))).decode()
 

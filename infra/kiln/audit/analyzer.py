@@ -17,7 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from kiln.audit import process, wire
+from kiln.audit import process, protos
 from kiln.audit.sources import AuditError, AuditResource, Provider
 
 if TYPE_CHECKING:
@@ -35,7 +35,8 @@ LEVELS = {"advisory": 0, "mandatory": 1, "disabled": 2, "remediate": 3}  # Enfor
 
 
 def _struct(value: Mapping[str, Any]) -> Any:
-    from google.protobuf import struct_pb2
+    # gRPC and protobuf load while the pack boots, not before it starts.
+    from google.protobuf import struct_pb2  # noqa: PLC0415
 
     message = struct_pb2.Struct()
     message.update(value)
@@ -80,7 +81,8 @@ class Analyzer:
         ``meanwhile`` is called, between checks of the pack's output, while it returns True:
         work done while the pack boots (a short step per call).
         """
-        import grpc
+        # gRPC and protobuf load while the pack boots, not before it starts.
+        import grpc  # noqa: PLC0415
 
         self.port = self._read_port(timeout, meanwhile)
         options = [("grpc.max_receive_message_length", MAX_MESSAGE),
@@ -90,7 +92,7 @@ class Analyzer:
             grpc.channel_ready_future(self.channel).result(timeout=timeout)
         except grpc.FutureTimeoutError:
             raise AuditError(f"the policy pack on port {self.port} did not answer") from None
-        self.stub = wire.analyzer_pb2_grpc().AnalyzerStub(self.channel)
+        self.stub = protos.analyzer_pb2_grpc().AnalyzerStub(self.channel)
 
     def _read_port(self, timeout: float, meanwhile: Callable[[], bool] | None) -> int:
         assert self.process.stdout is not None
@@ -121,13 +123,14 @@ class Analyzer:
         return _last_error(self.pack.stderr.read().decode("utf-8", "replace"))
 
     def info(self) -> Any:
-        from google.protobuf import empty_pb2
+        # gRPC and protobuf load while the pack boots, not before it starts.
+        from google.protobuf import empty_pb2  # noqa: PLC0415
 
         return self.stub.GetAnalyzerInfo(empty_pb2.Empty(), timeout=CALL_TIMEOUT)
 
     def configure(self, config: Mapping[str, tuple[str, Mapping[str, Any]]]) -> None:
         """Send each policy's enforcement level and properties, as the engine does."""
-        analyzer_pb2 = wire.analyzer_pb2()
+        analyzer_pb2 = protos.analyzer_pb2()
         request = analyzer_pb2.ConfigureAnalyzerRequest()
         for name, (level, properties) in config.items():
             request.policyConfig[name].CopyFrom(analyzer_pb2.PolicyConfig(
@@ -225,7 +228,7 @@ class Requests:
         return self._stack
 
     def _request(self, res: AuditResource) -> Any:
-        return wire.analyzer_pb2().AnalyzeRequest(
+        return protos.analyzer_pb2().AnalyzeRequest(
             urn=res.urn, type=res.type, name=res.name, properties=_struct(res.inputs),
             options=_options(res), provider=_cached_provider(self._providers, res.provider))
 
@@ -234,7 +237,7 @@ class StackRequest:
     """An ``AnalyzeStackRequest`` built a few resources at a time."""
 
     def __init__(self, resources: Sequence[AuditResource], providers: dict[str, Any]) -> None:
-        self.request = wire.analyzer_pb2().AnalyzeStackRequest()
+        self.request = protos.analyzer_pb2().AnalyzeStackRequest()
         self.left = len(resources)
         self._todo = iter(resources)
         self._providers = providers
@@ -258,7 +261,7 @@ class StackRequest:
 
 
 def _options(res: AuditResource) -> Any:
-    analyzer_pb2 = wire.analyzer_pb2()
+    analyzer_pb2 = protos.analyzer_pb2()
     opts = res.options
     timeouts = opts.get("customTimeouts") or {}
     return analyzer_pb2.AnalyzerResourceOptions(
@@ -297,6 +300,6 @@ def _cached_provider(built: dict[str, Any], provider: Provider | None) -> Any:
 def _provider(provider: Provider | None) -> Any:
     if provider is None:
         return None
-    return wire.analyzer_pb2().AnalyzerProviderResource(
+    return protos.analyzer_pb2().AnalyzerProviderResource(
         urn=provider.urn, type=provider.type, name=provider.name,
         properties=_struct(provider.props))

@@ -4,7 +4,7 @@ The engine runs a Python pack as ``python -u -m pulumi.policy <engine address> <
 from the pack's directory, with the stack in ``PULUMI_STACK``/``PULUMI_PROJECT`` and its
 config in ``PULUMI_CONFIG``; the pack prints the port it listens on. This module needs only
 the standard library, so ``kiln audit`` can start the pack before anything else is imported
-(:mod:`kiln.launch`); :class:`kiln.audit.analyzer.Analyzer` talks to it.
+(:mod:`kiln.cli.launch`); :class:`kiln.audit.analyzer.Analyzer` talks to it.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ TYPE_CHECKING = False  # typing is not imported on the way to an early start
 if TYPE_CHECKING:
     from typing import IO
 
-PACK_DIR = os.path.join("policies", "immutable")  # under the project root
 
 
 def launch(pack_dir: str | os.PathLike[str], *, project: str, stack: str,
@@ -31,13 +30,14 @@ def launch(pack_dir: str | os.PathLike[str], *, project: str, stack: str,
             os.path.realpath(waivers) if waivers is not None else "", python or sys.executable)
 
 
-# json and tempfile are imported only when needed: an early start (kiln.launch) needs
+# json and tempfile are imported only when needed: an early start (kiln.cli.launch) needs
 # neither, and their imports (~20 ms) would delay the pack.
 
 def _json(config: Mapping[str, str]) -> str:
     if not config:
         return "{}"
-    import json
+    # The early start (kiln.cli.launch) needs the standard library only, and little of it.
+    import json  # noqa: PLC0415
 
     return json.dumps(dict(config), sort_keys=True)
 
@@ -46,7 +46,8 @@ def _scratch_file() -> IO[bytes]:
     """An anonymous file for the pack's stderr: in memory where the OS offers it."""
     if hasattr(os, "memfd_create"):
         return open(os.memfd_create("kiln-pack-stderr"), "w+b")
-    import tempfile
+    # The early start (kiln.cli.launch) needs the standard library only, and little of it.
+    import tempfile  # noqa: PLC0415
 
     return tempfile.TemporaryFile()
 

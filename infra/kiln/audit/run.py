@@ -11,16 +11,15 @@ from typing import TYPE_CHECKING, Any
 from kiln.audit import html, packconfig, process, sarif
 from kiln.audit import junit as junit_xml
 from kiln.audit.analyzer import Analyzer, Requests
-from kiln.audit.files import write_atomic
 from kiln.audit.sources import AuditError, Source
-from kiln.paths import top_level_value
+from kiln.project.files import atomic_write
+from kiln.project.layout import PACK_DIR, top_level_value
 
 if TYPE_CHECKING:
     from kiln.audit.report import Report
 
 log = logging.getLogger(__name__)
 
-PACK_DIR = Path(process.PACK_DIR)
 
 
 def pack_dir(root: Path) -> Path:
@@ -37,13 +36,14 @@ def evaluate(source_factory: Callable[[], Source], *, pack: Path, environment: s
 
     ``config`` is the stack config the pack sees in ``PULUMI_CONFIG`` (empty for an export,
     whose providers carry their region). The pack is started first, or taken over from
-    :mod:`kiln.launch` when that started it for this very audit, so that it boots while the
+    :mod:`kiln.cli.launch` when that started it for this very audit, so that it boots while the
     source and the requests are built.
     """
     file_config = packconfig.load(pack, environment)
     with _adopt_or_start(pack, project=project, stack=stack, config=config,
                          waivers=waivers) as analyzer:
-        import grpc  # after the pack is started: it boots while this loads
+        # Loaded while the pack boots, not before it starts.
+        import grpc  # noqa: PLC0415, after the pack is started: it boots while this loads
 
         try:
             return _evaluate(analyzer, source_factory, pack=pack, environment=environment,
@@ -56,7 +56,7 @@ def evaluate(source_factory: Callable[[], Source], *, pack: Path, environment: s
 
 def _adopt_or_start(pack: Path, *, project: str, stack: str, config: dict[str, str],
                     waivers: Path | None) -> Analyzer:
-    """An analyzer on the pack :mod:`kiln.launch` started early for this very audit, or on a
+    """An analyzer on the pack :mod:`kiln.cli.launch` started early for this very audit, or on a
     new one."""
     early = process.take(process.launch(pack, project=project, stack=stack, config=config,
                                         waivers=waivers))
@@ -66,7 +66,8 @@ def _adopt_or_start(pack: Path, *, project: str, stack: str, config: dict[str, s
 
 def _evaluate(analyzer: Analyzer, source_factory: Callable[[], Source], *, pack: Path,
               environment: str, file_config: dict[str, Any]) -> Report:
-    from kiln.audit.report import Collector, Report, sort_findings  # the pack is booting
+    # Loaded while the pack boots, not before it starts.
+    from kiln.audit.report import Collector, Report, sort_findings  # noqa: PLC0415, the pack is booting
 
     started = time.perf_counter()
     source = source_factory()
@@ -117,6 +118,6 @@ def write_reports(report: Report, formats: Sequence[str], out_dir: Path) -> list
     for name in formats:
         suffix, render = writers[name]
         path = out_dir / f"audit-{report.stack}.{suffix}"
-        write_atomic(path, render())
+        atomic_write(path, render())
         written.append(path)
     return written

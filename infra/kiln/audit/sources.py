@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from kiln.errors import KilnError
-from kiln.wire import SECRET_SIG, SIG_KEY, UNKNOWN
+from kiln.preview.properties import SECRET_SIG, SIG_KEY, UNKNOWN
 
 STACK_TYPE = "pulumi:pulumi:Stack"
 PROVIDER_PREFIX = "pulumi:providers:"
@@ -83,7 +83,7 @@ def default_provider(project: str, stack: str, region: str | None, version: str)
 
 
 def from_capture(capture: Any, config: Mapping[str, str]) -> Source:
-    """A :class:`kiln.capture.Capture` (plus the engine config it ran with) as a source."""
+    """A :class:`kiln.preview.capture.Capture` (plus the engine config it ran with) as a source."""
     region = config.get("aws:region")
     versions = {r.options.get("version") for r in capture.resources
                 if r.type.startswith("aws:") and r.options.get("version")}

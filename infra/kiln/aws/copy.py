@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from kiln.aws.clients import client
+from kiln.model import naming
 
 
 def find_copy(target_region: str, record: str) -> str | None:
     """An earlier copy of ``record``'s image in ``target_region`` (tagged kiln:copy-of)."""
     ec2 = client("ec2", target_region)
     images = ec2.describe_images(Owners=["self"], Filters=[
-        {"Name": "tag:kiln:copy-of", "Values": [record]}])["Images"]
+        {"Name": f"tag:{naming.TAG_COPY_OF}", "Values": [record]}])["Images"]
     return images[0]["ImageId"] if images else None
 
 

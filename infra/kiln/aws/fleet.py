@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kiln import naming
 from kiln.aws.clients import client
+from kiln.model import naming
 
 
 @dataclass(frozen=True)

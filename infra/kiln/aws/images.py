@@ -13,13 +13,15 @@ from typing import Any
 
 from kiln.aws.clients import client
 from kiln.aws.errors import AwsError, calling
+from kiln.model import naming
 
-NAME_TAG = "kiln:name"
-INPUT_HASH_TAG = "kiln:input-hash"
-RELEASE_TAG = "kiln:release"
-SIGNATURE_TAG = "kiln:signature"
-SIGNATURE_KEY_TAG = "kiln:signature-key"
-COMMIT_TAG = "kiln:commit"
+# The tags that mark a finished bake (kiln.model.naming holds every tag key).
+NAME_TAG = naming.TAG_NAME
+INPUT_HASH_TAG = naming.TAG_INPUT_HASH
+RELEASE_TAG = naming.TAG_RELEASE
+SIGNATURE_TAG = naming.TAG_SIGNATURE
+SIGNATURE_KEY_TAG = naming.TAG_SIGNATURE_KEY
+COMMIT_TAG = naming.TAG_COMMIT
 
 
 def _ec2(region: str) -> Any:

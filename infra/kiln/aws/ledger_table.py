@@ -21,7 +21,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from kiln.aws.clients import client
-from kiln.locks import StackBusyError
+from kiln.project.locks import StackBusyError
 from kiln.release.ledger import (
     Entry,
     LedgerError,

@@ -11,10 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kiln import naming
 from kiln.aws.clients import client
 from kiln.errors import OperationError
-from kiln.settings import COLOURS
+from kiln.model import naming
+from kiln.model.stack import COLOURS
 
 
 class NotDeployedError(OperationError):

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kiln.bake.errors import BakeError
+from kiln.errors import BakeError
 from kiln.release.record import canonical, digest_of
 
 VARIABLES_FILE = "variables.pkr.hcl"
@@ -152,7 +152,7 @@ def parse_overrides(pairs: list[str]) -> dict[str, str]:
     overrides: dict[str, str] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
-        if not sep or not re.match(r"^[A-Za-z_][A-Za-z0-9_-]*$", name):
+        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", name):
             raise BakeError(f"--var {pair!r}: expected name=value, e.g. --var "
                             "repository=127.0.0.1:5000/kiln/web")
         overrides[name] = value

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kiln.bake.errors import BuildError
+from kiln.errors import BuildError
 
 COMMA = "%!(PACKER_COMMA)"
 PUSHED = re.compile(r"(?P<tag>[A-Za-z0-9_][A-Za-z0-9._-]*): digest: "

@@ -24,7 +24,7 @@ from typing import Any
 from packerpy import PackerExecutable
 
 from kiln.bake import machine
-from kiln.bake.errors import BakeError, BuildError
+from kiln.errors import BakeError, BuildError
 
 log = logging.getLogger(__name__)
 

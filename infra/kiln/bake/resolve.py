@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kiln.bake import registry, store
-from kiln.bake.errors import BakeError
+from kiln.aws import images
+from kiln.bake import oci
 from kiln.bake.inputs import ImageSpec
+from kiln.errors import BakeError
+from kiln.records import store
 
 DIGEST_REF = re.compile(r"^[^@\s]+@sha256:[0-9a-f]{64}$")
 
@@ -30,7 +32,7 @@ class Resolved:
     base: str
     source: str  # the template source Packer builds (-only), e.g. amazon-chroot.app
     extra_inputs: dict[str, Any] = field(default_factory=dict)
-    repository: registry.Repository | None = None
+    repository: oci.Repository | None = None
 
 
 def _require(values: Mapping[str, Any], name: str, hint: str) -> str:
@@ -50,8 +52,6 @@ def _region(values: Mapping[str, Any]) -> str:
 
 
 def _golden_base(values: Mapping[str, Any], region: str) -> str:
-    from kiln.aws import images
-
     chosen = values.get("source_ami")
     if chosen:
         if images.describe(str(chosen), region) is None:
@@ -66,8 +66,6 @@ def _golden_base(values: Mapping[str, Any], region: str) -> str:
 
 
 def _app_bases(root: Path, values: Mapping[str, Any], region: str) -> tuple[str, str]:
-    from kiln.aws import images
-
     golden = values.get("golden_ami")
     if not golden:
         latest = store.latest(root, "golden", lambda r: region in r.images)
@@ -85,7 +83,7 @@ def _app_bases(root: Path, values: Mapping[str, Any], region: str) -> tuple[str,
                             "--var container_image=<repository>@sha256:<digest>")
         found = latest_container[0].images
         container = f"{found['repository']}@{found['digest']}"
-    if not DIGEST_REF.match(str(container)):
+    if not DIGEST_REF.fullmatch(str(container)):
         raise BakeError(f"container_image {container!r} is not allowed; the app AMI carries "
                         "a container by digest: <repository>@sha256:<64 hex>")
     return str(golden), str(container)
@@ -119,17 +117,17 @@ def resolve(image: ImageSpec, root: Path, pins: Mapping[str, Any],
         repo, _, digest = container.partition("@")
         extra["container"] = {"repository": repo, "digest": digest}
     else:
-        repository = registry.parse_repository(_require(
+        repository = oci.parse_repository(_require(
             values, "repository", "pass --var repository=<registry host>/<path>, e.g. "
             "127.0.0.1:5000/kiln/web"))
         reference = _require(values, "container_base", "pin the container's base image")
-        base_id = registry.local_image_id(reference)
+        base_id = oci.local_image_id(reference)
         if base_id is None:
             if values.get("container_pull") in (True, "true"):
                 base_id = reference  # pulled by Packer; the reference is all we know
             else:
                 raise BakeError(f"container base {reference} is not in the local image store "
-                                "(build it with `python -m kiln.bake.standins base`, or set "
+                                "(build it with `python -m kiln.local.standins base`, or set "
                                 "container_pull = true)")
         base = base_id
     passed = {**derived, **overrides}

@@ -17,15 +17,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kiln import __version__, workspace
-from kiln.bake import inputs, machine, registry, store
+from kiln import __version__
+from kiln.aws import images
+from kiln.bake import inputs, machine, oci
 from kiln.bake import packer as packer_mod
-from kiln.bake.errors import BakeError, BuildError
-from kiln.bake.keys import open_signer
 from kiln.bake.resolve import Resolved, resolve
+from kiln.errors import BuildError
+from kiln.project import layout
+from kiln.records import store
+from kiln.records.keys import open_signer
+from kiln.records.publish import publish
 from kiln.release import ledger as ledger_mod
-from kiln.release.record import ArtifactRecord, statement
-from kiln.release.signing import Signer, verify_with
+from kiln.release.record import ArtifactRecord
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +76,6 @@ def _cache_hit(image: inputs.ImageSpec, root: Path, sealed: inputs.Inputs,
                resolved: Resolved) -> tuple[str, str, str | None, Path | None] | None:
     """(image, location, record digest, record path) of an earlier bake with these inputs."""
     if image.kind == "ami":
-        from kiln.aws import images
-
         found = images.find_baked(image.name, sealed.input_hash, resolved.region)
         if found is None:
             return None
@@ -82,7 +83,7 @@ def _cache_hit(image: inputs.ImageSpec, root: Path, sealed: inputs.Inputs,
         path = store.find(root, digest)
         if path is None:
             log.warning("%s: record %s is not under %s (baked from another checkout?)",
-                        found["ImageId"], digest, workspace.releases_dir(root))
+                        found["ImageId"], digest, layout.releases_dir(root))
         return found["ImageId"], resolved.region, digest, path
     assert resolved.repository is not None
     repo = str(resolved.repository)
@@ -91,7 +92,7 @@ def _cache_hit(image: inputs.ImageSpec, root: Path, sealed: inputs.Inputs,
     if latest is None:
         return None
     # The record alone is not enough: the registry must still serve that digest for the tag.
-    served = registry.digest_for_tag(resolved.repository, registry.input_tag(sealed.input_hash))
+    served = oci.digest_for_tag(resolved.repository, oci.input_tag(sealed.input_hash))
     if served != latest[0].images["digest"]:
         return None
     return f"{repo}@{served}", repo, latest[0].digest, latest[1]
@@ -116,29 +117,13 @@ def _images(image: inputs.ImageSpec, build: packer_mod.BuildResult, resolved: Re
                             f"{build.manifest.get('artifact_id')!r}")
         return found
     assert resolved.repository is not None
-    digest = registry.digest_for_tag(resolved.repository, tag)
+    digest = oci.digest_for_tag(resolved.repository, tag)
     if digest is None:
         raise BuildError(f"registry {resolved.repository.host} has no tag {tag} after the push")
     pushed = build.output.pushed.get(tag)
     if pushed and pushed != digest:
         raise BuildError(f"registry serves {digest} for {tag} but Packer pushed {pushed}")
     return {"repository": str(resolved.repository), "digest": digest}
-
-
-def _sign(record: ArtifactRecord, signer: Signer) -> store.SignatureFile:
-    public = signer.public_key()
-    signed = []
-    for image_id, location in record.locations():
-        message = statement(record.kind, image_id, location, record.digest)
-        signature = signer.sign(message)
-        # A signer that disagrees with its own public half would produce unverifiable
-        # releases; refuse before anything is written.
-        if not verify_with(public, message, signature.value):
-            raise BakeError(f"key {signer.key_id}: its signature does not verify with its "
-                            "public key")
-        signed.append(store.Signed(image_id, location, signature.value))
-    return store.SignatureFile(record.digest, signer.key_id, public.type, public.pem,
-                               tuple(signed))
 
 
 def _progress(report: Callable[[str], None] | None) -> Callable[[str], None] | None:
@@ -167,7 +152,7 @@ class Prepared:
 
     @property
     def tag(self) -> str:
-        return registry.input_tag(self.sealed.input_hash)
+        return oci.input_tag(self.sealed.input_hash)
 
     def packer_variables(self) -> dict[str, str]:
         """Every ``-var`` Packer gets (pins come from their file)."""
@@ -211,7 +196,7 @@ def bake(name: str, root: Path, overrides: Mapping[str, str] | None = None, *,
     started = time.monotonic()
     prepared = prepare(name, root, overrides, images_dir)
     image, resolved, sealed = prepared.image, prepared.resolved, prepared.sealed
-    ledger = ledger_mod.FileLedger(workspace.ledger_path(root))
+    ledger = ledger_mod.FileLedger(layout.ledger_path(root))
     ledger.verify()  # a broken ledger fails the bake before anything is built
     src = source(root)
     if not force:
@@ -227,7 +212,7 @@ def bake(name: str, root: Path, overrides: Mapping[str, str] | None = None, *,
             return BakeResult(name, image.kind, image_id, location, digest, path,
                               sealed.input_hash, True, None, resolved.base, resolved.source,
                               time.monotonic() - started)
-    signer = open_signer(signing_key or workspace.signing_key(), resolved.region)
+    signer = open_signer(signing_key or layout.signing_key(), resolved.region)
     tag = prepared.tag
     with tempfile.TemporaryDirectory(prefix=f"kiln-bake-{name}-") as tmp:
         staged = packer_mod.stage(sealed.files, Path(tmp))
@@ -244,26 +229,22 @@ def bake(name: str, root: Path, overrides: Mapping[str, str] | None = None, *,
                 "files": document["files"], **resolved.extra_inputs},
         tools={"packer": prepared.packer.version, "kiln": __version__},
         built_at=ledger_mod.now(), packer_run_uuid=str(build.manifest["packer_run_uuid"]))
-    try:
-        signatures = _sign(record, signer)
-    except Exception:
-        log.error("built %s but did not sign it; nothing recorded", found)
-        raise
-    record_path, sig_path = store.write(root, record, signatures)
-    try:
+
+    def tag_and_record_bake(signatures: store.SignatureFile) -> None:
         _tag(record, signatures, sealed.input_hash, src)
         ledger.append("bake", stack=None, commit=src["commit"],
                       subject={"name": name, "kind": image.kind,
                                "image": record.locations()[0][0], "record": record.digest},
                       details={"inputHash": sealed.input_hash, "cache": "miss",
                                "base": resolved.base, "packerRunUuid": record.packer_run_uuid})
-        ledger.append("sign", stack=None, commit=src["commit"],
-                      subject={"record": record.digest,
-                               "images": [i for i, _ in record.locations()]},
-                      details={"keyId": signatures.key_id, "keyType": signatures.key_type})
+
+    try:
+        published = publish(root, record, signer, ledger, commit=src["commit"],
+                            before_ledger=tag_and_record_bake)
     except Exception:
-        store.remove(record_path, sig_path)
+        log.error("built %s but did not publish it; nothing recorded", found)
         raise
+    record_path = published.record_path
     image_id, location = record.locations()[0]
     shown = f"{location}@{image_id}" if image.kind == "container" else image_id
     return BakeResult(name, image.kind, shown, location, record.digest, record_path,
@@ -276,8 +257,6 @@ def _tag(record: ArtifactRecord, signatures: store.SignatureFile, input_hash: st
     """Mark each AMI as a finished, signed bake (one CreateTags call per AMI)."""
     if record.kind != "ami":
         return
-    from kiln.aws import images
-
     for signed in signatures.signatures:
         images.tag(signed.image, {
             images.RELEASE_TAG: record.digest,

@@ -6,8 +6,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from kiln import stackfiles, workspace
-from kiln.locks import FileLocks, StackLock
+from kiln.aws.ledger_table import TableLedger, TableLocks
+from kiln.project import layout, stackfiles
+from kiln.project.locks import FileLocks, StackLock
 from kiln.release.ledger import FileLedger, Ledger
 
 
@@ -34,12 +35,10 @@ def git_commit(root: Path) -> str | None:
 
 def open_context(project: stackfiles.Project | None = None) -> Context:
     project = project or stackfiles.load_project()
-    table = workspace.ledger_table()
+    table = layout.ledger_table()
     if table:
-        from kiln.aws.ledger_table import TableLedger, TableLocks
-
         return Context(project, TableLedger(table), TableLocks(table),
                        git_commit(project.root))
-    ledger_file = workspace.ledger_path(project.root)
+    ledger_file = layout.ledger_path(project.root)
     return Context(project, FileLedger(ledger_file), FileLocks(ledger_file.parent / "locks"),
                    git_commit(project.root))

@@ -14,13 +14,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kiln import pulumi_ops, revocations, stackfiles
-from kiln.bake import keys, store, verify
-from kiln.faults import checkpoint
+from kiln.aws import traffic
+from kiln.model.stack import Release, StackSettings
+from kiln.ops import pulumi_cli
 from kiln.ops.context import Context
+from kiln.ops.faults import checkpoint
+from kiln.project import revocations, stackfiles
+from kiln.records import keys, store, verify
+from kiln.release.bluegreen import RefusedError
 from kiln.release.ledger import Entry
 from kiln.release.promotion import GateError, canary_steps, plan_deploy
-from kiln.settings import Release, StackSettings
+from kiln.release.record import short_digest
 
 
 @dataclass(frozen=True)
@@ -58,10 +62,10 @@ def candidate(ctx: Context, settings: StackSettings, target: str) -> Candidate:
     verified = verify.target(target, ctx.project.root, trusted, settings.region)
     record = verified.record
     if record.kind != "ami":
-        raise GateError(f"record {verified.digest[:19]}… is a {record.kind}, not an AMI")
+        raise GateError(f"record {short_digest(verified.digest)} is a {record.kind}, not an AMI")
     image = record.images.get(settings.region)
     if image is None:
-        raise GateError(f"record {verified.digest[:19]}… has no AMI in {settings.region} "
+        raise GateError(f"record {short_digest(verified.digest)} has no AMI in {settings.region} "
                         f"(it has {', '.join(sorted(record.images))}); promote copies it")
     sigs = store.read_signatures(store.signature_path(verified.path))
     signature = next(s.signature for s in sigs.signatures
@@ -110,23 +114,21 @@ def roll_out(ctx: Context, stack: str, chosen: Candidate, *, canary: str | None,
                          "record": str(chosen.record_path.relative_to(ctx.project.root)),
                          "key": chosen.key_id, **(details or {})})
         checkpoint(f"{action}:recorded")
-        if not pulumi_ops.cli_available():
-            result.command = pulumi_ops.up_command(ctx.project.root, stack)
+        if not pulumi_cli.cli_available():
+            result.command = pulumi_cli.up_command(ctx.project.root, stack)
             return result
         for index, step in enumerate(steps):
             if index:
                 time.sleep(pause)
                 _check_canary(settings, plan.colour, steps[index - 1])
                 stackfiles.update_config(ctx.project, stack, {"kiln:traffic": step})
-            pulumi_ops.up(ctx.project.root, stack, on_output)
+            pulumi_cli.up(ctx.project.root, stack, on_output)
             result.applied.append(step)
     return result
 
 
 def _check_canary(settings: StackSettings, colour: str, at: int) -> None:
     """Between canary steps: the new colour must still have its minimum healthy targets."""
-    from kiln.aws import traffic
-    from kiln.release.bluegreen import RefusedError
 
     deployment = traffic.discover(settings.region, settings.service.name, settings.stack)
     healthy = traffic.healthy(deployment, (colour,))[colour]

@@ -13,15 +13,16 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from kiln import stackfiles, workspace
 from kiln.aws import copy as ami_copy
-from kiln.bake import keys, store
-from kiln.bake.store import SignatureFile, Signed
-from kiln.faults import checkpoint
+from kiln.model import naming
 from kiln.ops.context import Context
 from kiln.ops.deploy import Candidate, DeployResult, candidate, roll_out
+from kiln.ops.faults import checkpoint
+from kiln.project import layout, stackfiles
+from kiln.records import keys, store
+from kiln.records.publish import publish
 from kiln.release.promotion import GateError, check_order, check_proven
-from kiln.release.record import ArtifactRecord, statement
+from kiln.release.record import ArtifactRecord, short_digest
 
 
 def _copy_record(ctx: Context, original: ArtifactRecord, digest: str, *, image: str,
@@ -33,7 +34,7 @@ def _copy_record(ctx: Context, original: ArtifactRecord, digest: str, *, image: 
             return str(path)  # copied by an earlier, interrupted run
     new_image = ami_copy.find_copy(target_region, digest) or ami_copy.copy_image(
         image, source_region, target_region, original.name,
-        {"kiln:name": original.name, "kiln:copy-of": digest})
+        {naming.TAG_NAME: original.name, naming.TAG_COPY_OF: digest})
     checkpoint("promote:copied")
     record = ArtifactRecord(
         kind="ami", name=original.name, images={target_region: new_image},
@@ -41,16 +42,10 @@ def _copy_record(ctx: Context, original: ArtifactRecord, digest: str, *, image: 
         built_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         packer_run_uuid=original.packer_run_uuid,
         extra={"copyOf": digest, "copiedFrom": {"image": image, "region": source_region}})
-    signer = keys.open_signer(workspace.signing_key(), target_region)
-    signature = signer.sign(statement("ami", new_image, target_region, record.digest))
-    public = signer.public_key()
-    record_path, _ = store.write(ctx.project.root, record, SignatureFile(
-        record.digest, public.id, public.type, public.pem,
-        (Signed(new_image, target_region, signature.value),)))
-    ctx.ledger.append("sign", stack=None, commit=ctx.commit,
-                      subject={"image": new_image, "record": record.digest},
-                      details={"keyId": public.id, "copyOf": digest,
-                               "region": target_region})
+    signer = keys.open_signer(layout.signing_key(), target_region)
+    published = publish(ctx.project.root, record, signer, ctx.ledger, commit=ctx.commit,
+                        details={"copyOf": digest, "region": target_region})
+    record_path = published.record_path
     return str(record_path)
 
 
@@ -69,8 +64,8 @@ def promote(ctx: Context, source: str, target: str, *, skip_gate: str | None = N
     live = below.release(below.live)
     path = store.find(ctx.project.root, live.record)
     if path is None:
-        raise GateError(f"signature gate: no record {live.record[:19]}… under releases/ for "
-                        f"{source}'s live release")
+        raise GateError(f"signature gate: no record {short_digest(live.record)} under "
+                        f"releases/ for {source}'s live release")
     chosen = candidate(ctx, below, str(path))  # the release as signed, in the source region
     check_proven(ctx.ledger.entries(), source, live.record)
     details: dict[str, Any] = {"promotedFrom": source, "sourceRecord": live.record}

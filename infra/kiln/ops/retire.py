@@ -11,10 +11,10 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from kiln import stackfiles
 from kiln.aws import fleet, traffic
-from kiln.faults import checkpoint
 from kiln.ops.context import Context
+from kiln.ops.faults import checkpoint
+from kiln.project import stackfiles
 from kiln.release.bluegreen import RefusedError, serving_colour
 from kiln.release.ledger import Entry
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from kiln import revocations, stackfiles
 from kiln.errors import KilnError
+from kiln.model.stack import AMI_ID, COLOURS, RECORD_DIGEST
 from kiln.ops.context import Context
-from kiln.settings import AMI_ID, COLOURS, RECORD_DIGEST
+from kiln.project import revocations, stackfiles
 
 
 @dataclass(frozen=True)

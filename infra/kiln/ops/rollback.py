@@ -12,10 +12,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from kiln import stackfiles
 from kiln.aws import traffic
-from kiln.faults import checkpoint
 from kiln.ops.context import Context
+from kiln.ops.faults import checkpoint
+from kiln.project import stackfiles
 from kiln.release.bluegreen import RefusedError, plan_rollback, rollback_weights
 from kiln.release.ledger import Entry
 

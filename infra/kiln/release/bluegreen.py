@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from kiln.errors import OperationError
-from kiln.settings import COLOURS, other
+from kiln.model.stack import COLOURS, other
 
 
 class RefusedError(OperationError):

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from kiln.errors import KilnError
+from kiln.model.stack import Release, StackSettings
 from kiln.release.ledger import Entry
-from kiln.settings import Release, StackSettings
+from kiln.release.record import short_digest
 
 ARRIVALS = ("deploy", "promote")
 
@@ -98,9 +99,9 @@ def check_proven(history: Iterable[Entry], stack: str, record: str) -> Entry:
                 and entry.details.get("from", {}).get("record") == record:
             rolled_back = entry
     if arrived is None:
-        raise GateError(f"history gate: the ledger shows no deploy of release {record[:19]}… "
-                        f"to {stack}")
+        raise GateError("history gate: the ledger shows no deploy of release "
+                        f"{short_digest(record)} to {stack}")
     if rolled_back is not None:
-        raise GateError(f"history gate: release {record[:19]}… was rolled back on {stack} "
+        raise GateError(f"history gate: release {short_digest(record)} was rolled back on {stack} "
                         f"(ledger seq {rolled_back.seq}) after it was deployed there")
     return arrived

@@ -114,11 +114,16 @@ def parse_record(text: bytes | str) -> tuple[ArtifactRecord, str]:
     return record, record.digest
 
 
+def short_digest(digest: str | None) -> str:
+    """A digest as people read it: ``sha256:`` and the first 12 hex digits, then ``…``."""
+    return f"{digest[:19]}…" if digest else "-"
+
+
 def statement(kind: str, image_id: str, location: str, record_digest: str) -> bytes:
     """The signed statement: ``kiln.release/v1\\n<kind>\\n<image>\\n<where>\\n<digest>\\n``."""
     if kind not in KINDS:
         raise RecordError(f"kind {kind!r} is not one of {', '.join(KINDS)}")
-    if not DIGEST.match(record_digest):
+    if not DIGEST.fullmatch(record_digest):
         raise RecordError(f"record digest {record_digest!r} is not sha256:<64 hex>")
     for part in (image_id, location):
         if not part or "\n" in part:

@@ -5,7 +5,7 @@ Importing the package registers every rule (:data:`RULES`, dispatched by type to
 """
 
 from . import channels, compute, images, lifecycle, network, scaling, stack
-from .registry import DISPATCH, RULES, Resource, Rule, Stack, StackResource, evaluate, rules_for
+from .rulebook import DISPATCH, RULES, Resource, Rule, Stack, StackResource, evaluate, rules_for
 
 __all__ = ["DISPATCH", "RULES", "Resource", "Rule", "Stack", "StackResource", "channels",
            "compute", "evaluate", "images", "lifecycle", "network", "rules_for", "scaling",

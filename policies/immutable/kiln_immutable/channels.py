@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator
 
 from . import iam
-from .registry import Resource, resource_rule
+from .rulebook import Resource, resource_rule
 from .tokens import (
     IAM_ROLE,
     INSTANCE_CONNECT_ENDPOINT,

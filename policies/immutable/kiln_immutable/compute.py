@@ -12,7 +12,7 @@ import binascii
 import hashlib
 from collections.abc import Iterator, Mapping
 
-from .registry import Resource, resource_rule
+from .rulebook import Resource, resource_rule
 from .tokens import INSTANCE, KEY_PAIR, LAUNCH_CONFIGURATION, LAUNCH_TEMPLATE, SPOT_REQUEST
 from .values import listed, mapping, present, truthy
 

@@ -9,44 +9,60 @@ signed image's tags fails — in the template's region, with a key trusted by th
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from typing import Any
 
 from . import signing
-from .registry import Resource, resource_rule
+from .contract import (
+    KEY_ID,
+    KEY_PEM,
+    KEY_TYPE,
+    KEY_TYPES,
+    KIND_AMI,
+    NO_CONTAINER,
+    NOT_REVOKED_RULE,
+    REVOKED,
+    REVOKED_IMAGE,
+    REVOKED_REASON,
+    REVOKED_RELEASE,
+    SIGNED_IMAGE_RULE,
+    TAG_CONTAINER,
+    TAG_IMAGE,
+    TAG_RELEASE,
+    TAG_SIGNATURE,
+    TRUSTED_KEY_FIELDS,
+    TRUSTED_KEYS,
+    StatementError,
+    is_record_digest,
+    statement,
+)
+from .rulebook import Resource, resource_rule
 from .tokens import ECR_REPOSITORY, ECS_TASK_DEFINITION, LAMBDA_FUNCTION, LAUNCH_TEMPLATE
 from .values import by_digest, listed, mapping, present, tag
-
-TAG_IMAGE = "kiln:image"
-TAG_RELEASE = "kiln:release"
-TAG_SIGNATURE = "kiln:signature"
-TAG_CONTAINER = "kiln:container"
-RECORD_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 TRUSTED_KEYS_SCHEMA = {
     "type": "array", "default": [],
     "description": "Public keys whose release signatures are accepted.",
-    "items": {"type": "object", "required": ["id", "type", "publicKey"], "properties": {
-        "id": {"type": "string"}, "type": {"type": "string", "enum": list(signing.KEY_TYPES)},
-        "publicKey": {"type": "string"}}},
+    "items": {"type": "object", "required": list(TRUSTED_KEY_FIELDS), "properties": {
+        KEY_ID: {"type": "string"}, KEY_TYPE: {"type": "string", "enum": list(KEY_TYPES)},
+        KEY_PEM: {"type": "string"}}},
 }
 REVOKED_SCHEMA = {
     "type": "array", "default": [],
     "description": "Revoked images: [{image: ami-…, release: sha256:…, reason}] (either id).",
     "items": {"type": "object", "properties": {
-        "image": {"type": "string"}, "release": {"type": "string"},
-        "reason": {"type": "string"}}},
+        REVOKED_IMAGE: {"type": "string"}, REVOKED_RELEASE: {"type": "string"},
+        REVOKED_REASON: {"type": "string"}}},
 }
 
 
 @resource_rule(
-    "kiln-ec2-launchtemplate-signed-image", types=(LAUNCH_TEMPLATE,), severity="critical",
+    SIGNED_IMAGE_RULE, types=(LAUNCH_TEMPLATE,), severity="critical",
     description="Launch templates run an image whose kiln release statement is signed by a "
                 "trusted key.",
     remediation="Deploy a released image with `kiln promote`/`kiln deploy`, which write image, "
                 "release and signature together; trust the signer's key in the pack config.",
-    config={"trustedKeys": TRUSTED_KEYS_SCHEMA})
+    config={TRUSTED_KEYS: TRUSTED_KEYS_SCHEMA})
 def launch_template_signed(resource: Resource) -> Iterator[str]:
     props = resource.props
     image = props.get("imageId")
@@ -58,43 +74,53 @@ def launch_template_signed(resource: Resource) -> Iterator[str]:
         return
     if claimed != image:
         yield f"tag {TAG_IMAGE} is {claimed!r} but imageId is {image!r}"
-    if not isinstance(record, str) or not RECORD_DIGEST.match(record):
+    if not isinstance(record, str) or not is_record_digest(record):
         yield f"tag {TAG_RELEASE} is {record!r}, not a record digest sha256:<64 hex>"
         return
     if signature is None:
         yield f"tag {TAG_SIGNATURE} is missing or not base64: image {image} is unsigned"
         return
+    yield from _verify_release(resource, image, record, signature)
+
+
+def _verify_release(resource: Resource, image: str, record: str, signature: bytes
+                    ) -> Iterator[str]:
+    """Why ``signature`` is not a trusted key's signature over the template's statement."""
     if not resource.region:
         yield "the template's region is unknown (no region input, provider or aws:region)"
         return
     try:
-        keys = signing.trusted_keys(listed(resource.config.get("trustedKeys")))
+        keys = signing.trusted_keys(listed(resource.config.get(TRUSTED_KEYS)))
     except signing.KeyConfigError as error:
         yield f"pack config: {error}"
         return
     if not keys:
-        yield "the pack config trusts no keys (trustedKeys), so no signature can verify"
+        yield f"the pack config trusts no keys ({TRUSTED_KEYS}), so no signature can verify"
         return
-    message = signing.statement("ami", image, resource.region, record)
+    try:
+        message = statement(KIND_AMI, image, resource.region, record)
+    except StatementError as error:
+        yield f"no release statement can be built, so nothing can verify: {error}"
+        return
     if signing.verify(signature, message, keys) is None:
         yield (f"the signature over release {record[:19]}… of {image} in {resource.region} "
                f"does not verify with any trusted key ({', '.join(k.id for k in keys)})")
 
 
 @resource_rule(
-    "kiln-ec2-launchtemplate-image-not-revoked", types=(LAUNCH_TEMPLATE,), severity="critical",
+    NOT_REVOKED_RULE, types=(LAUNCH_TEMPLATE,), severity="critical",
     description="Launch templates run no revoked image or release.",
     remediation="Roll back or promote another release; revoked images never run again.",
-    config={"revoked": REVOKED_SCHEMA})
+    config={REVOKED: REVOKED_SCHEMA})
 def launch_template_not_revoked(resource: Resource) -> Iterator[str]:
     image = resource.props.get("imageId")
     record = tag(resource.props.get("tags"), TAG_RELEASE)
-    for item in listed(resource.config.get("revoked")):
+    for item in listed(resource.config.get(REVOKED)):
         entry = mapping(item)
-        hit = ((present(entry.get("image")) and entry.get("image") == image)
-               or (present(entry.get("release")) and entry.get("release") == record))
+        hit = ((present(entry.get(REVOKED_IMAGE)) and entry.get(REVOKED_IMAGE) == image)
+               or (present(entry.get(REVOKED_RELEASE)) and entry.get(REVOKED_RELEASE) == record))
         if hit:
-            reason = entry.get("reason") or "no reason given"
+            reason = entry.get(REVOKED_REASON) or "no reason given"
             yield f"image {image} (release {record}) is revoked: {reason}"
 
 
@@ -128,7 +154,7 @@ DIGEST_REMEDIATION = "Reference the image as repository@sha256:<digest>, never b
     remediation=DIGEST_REMEDIATION)
 def launch_template_container_digest(resource: Resource) -> Iterator[str]:
     reference = tag(resource.props.get("tags"), TAG_CONTAINER)
-    if present(reference) and reference != "none" and not by_digest(reference):
+    if present(reference) and reference != NO_CONTAINER and not by_digest(reference):
         yield f"tag {TAG_CONTAINER} is {reference!r}, a reference that can move"
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from .registry import Resource, resource_rule
+from .rulebook import Resource, resource_rule
 from .tokens import ASG, LAUNCH_TEMPLATE
 from .values import path_head
 

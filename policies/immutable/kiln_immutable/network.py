@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from .registry import Resource, resource_rule
+from .rulebook import Resource, resource_rule
 from .tokens import INGRESS_RULE, SECURITY_GROUP, SECURITY_GROUP_RULE
 from .values import listed, number
 

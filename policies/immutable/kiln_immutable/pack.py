@@ -24,11 +24,11 @@ from pulumi_policy import (
 )
 
 from . import waivers as waivers_mod
-from .registry import RULES, Resource, Rule, Stack, StackResource
+from .contract import WAIVED_PREFIX
+from .rulebook import RULES, Resource, Rule, Stack, StackResource
 from .servicer import OTHER_TYPE, RULE_ATTR
 
 PACK_NAME = "kiln-immutable"
-WAIVED_PREFIX = "waived "
 SEVERITY = {"low": Severity.LOW, "medium": Severity.MEDIUM, "high": Severity.HIGH,
             "critical": Severity.CRITICAL}
 

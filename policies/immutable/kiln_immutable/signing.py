@@ -1,8 +1,8 @@
 """Verify kiln release statements with the trusted public keys from the pack config.
 
-The statement is ``kiln.release/v1\\n<kind>\\n<image id>\\n<region or repository>\\n<record
-digest>\\n`` (UTF-8). Ed25519 signatures are 64 raw bytes; ECDSA P-256 signatures (the AWS
-KMS ``ECDSA_SHA_256`` form) are DER, or 64 raw ``r || s`` bytes. Signatures are base64.
+The statement is :func:`contract.statement`. Ed25519 signatures are 64 raw bytes; ECDSA P-256
+signatures (the AWS KMS ``ECDSA_SHA_256`` form) are DER, or 64 raw ``r || s`` bytes.
+Signatures are base64.
 """
 
 from __future__ import annotations
@@ -19,14 +19,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-STATEMENT_VERSION = "kiln.release/v1"
-KEY_TYPES = ("ed25519", "ecdsa-p256")
+from .contract import ECDSA_P256, ED25519, KEY_ID, KEY_PEM, KEY_TYPE, KEY_TYPES, TRUSTED_KEYS
+
 RAW_ECDSA_SIZE = 64
-
-
-def statement(kind: str, image: str, where: str, record: str) -> bytes:
-    """The exact bytes a release signature covers."""
-    return f"{STATEMENT_VERSION}\n{kind}\n{image}\n{where}\n{record}\n".encode()
 
 
 @dataclass(frozen=True)
@@ -49,10 +44,10 @@ def _load(key_id: str, key_type: str, pem: str) -> TrustedKey:
         key = serialization.load_pem_public_key(pem.encode())
     except (ValueError, TypeError):
         raise KeyConfigError(f"trusted key {key_id!r}: not a PEM public key") from None
-    if key_type == "ed25519" and not isinstance(key, ed25519.Ed25519PublicKey):
+    if key_type == ED25519 and not isinstance(key, ed25519.Ed25519PublicKey):
         raise KeyConfigError(f"trusted key {key_id!r}: not an Ed25519 public key")
-    if key_type == "ecdsa-p256" and not (isinstance(key, ec.EllipticCurvePublicKey)
-                                         and isinstance(key.curve, ec.SECP256R1)):
+    if key_type == ECDSA_P256 and not (isinstance(key, ec.EllipticCurvePublicKey)
+                                       and isinstance(key.curve, ec.SECP256R1)):
         raise KeyConfigError(f"trusted key {key_id!r}: not an ECDSA P-256 public key")
     return TrustedKey(key_id, key_type, key)
 
@@ -62,9 +57,10 @@ def trusted_keys(entries: Iterable[Any]) -> list[TrustedKey]:
     keys = []
     for index, entry in enumerate(entries):
         if not isinstance(entry, Mapping):
-            raise KeyConfigError(f"trustedKeys[{index}] is not an object {{id, type, publicKey}}")
-        keys.append(_load(str(entry.get("id", index)), str(entry.get("type", "")),
-                          str(entry.get("publicKey", ""))))
+            raise KeyConfigError(f"{TRUSTED_KEYS}[{index}] is not an object "
+                                 "{id, type, publicKey}")
+        keys.append(_load(str(entry.get(KEY_ID, index)), str(entry.get(KEY_TYPE, "")),
+                          str(entry.get(KEY_PEM, ""))))
     return keys
 
 

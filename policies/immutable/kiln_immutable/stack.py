@@ -12,7 +12,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from . import iam
-from .registry import Stack, StackResource, stack_rule
+from .contract import TAG_COLOUR, TAG_SERVICE
+from .rulebook import Stack, StackResource, stack_rule
 from .tokens import (
     ASG,
     IAM_INSTANCE_PROFILE,
@@ -27,8 +28,6 @@ from .tokens import (
 )
 from .values import listed, mapping, number, tag
 
-TAG_SERVICE = "kiln:service"
-TAG_COLOUR = "kiln:colour"
 Finding = tuple[str | None, str]
 
 
@@ -63,7 +62,7 @@ def two_colours(stack: Stack) -> Iterator[Finding]:
             by_colour = _colours(members)
             if "" in by_colour:
                 for res in by_colour.pop(""):
-                    yield res.urn, f"{kind} {res.name} of service {service} has no kiln:colour tag"
+                    yield res.urn, f"{kind} {res.name} of service {service} has no {TAG_COLOUR} tag"
             if len(by_colour) != 2:
                 shown = ", ".join(sorted(by_colour)) or "none"
                 yield None, (f"service {service} has {len(by_colour)} colour(s) of {kind} "
