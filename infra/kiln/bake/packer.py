@@ -25,6 +25,7 @@ from packerpy import PackerExecutable
 
 from kiln.bake import machine
 from kiln.errors import BakeError, BuildError
+from kiln.project.files import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -127,10 +128,7 @@ def find() -> Packer:
         raise BakeError(f"{path} version failed: {machine.error_line(parsed, code)}")
     version_tuple(parsed.version)
     try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"identity": identity, "version": parsed.version}))
-        os.replace(tmp, cache)
+        atomic_write(cache, json.dumps({"identity": identity, "version": parsed.version}))
     except OSError as error:  # a read-only home only costs a `packer version` next time
         log.debug("cannot cache the Packer version: %s", error)
     return Packer(path, parsed.version)
