@@ -14,12 +14,27 @@ PYTEST_ARGS ?=
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
 
+# uv (a PyPI wheel) installs the pinned requirements in seconds; without it (no uv on PATH
+# and its wheel not installable) pip does the same work, slower. One line per step.
+UV_VERSION := 0.13.8
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
-	touch $(STAMP)
+	@echo "venv [1/4] creating $(VENV)"
+	@$(PYTHON) -m venv $(VENV)
+	@echo "venv [2/4] uv $(UV_VERSION)"
+	@if command -v uv >/dev/null 2>&1; then ln -sf "$$(command -v uv)" $(BIN)/uv; \
+	else $(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION) \
+	    || echo "venv       uv is not available: pip installs instead"; fi
+	@if [ -x $(BIN)/uv ]; then \
+	    echo "venv [3/4] requirements-dev.txt with uv"; \
+	    $(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements-dev.txt; \
+	else \
+	    echo "venv [3/4] requirements-dev.txt with pip"; \
+	    $(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt; \
+	fi
+	@echo "venv [4/4] kiln (editable)"
+	@if [ -x $(BIN)/uv ]; then $(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .; \
+	else $(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .; fi
+	@touch $(STAMP)
 
 # kiln's own modules are imported from the source tree; byte-compile them once so a
 # command does not recompile them on every start (PYTHONDONTWRITEBYTECODE may be set).

@@ -1,16 +1,18 @@
-"""`kiln audit --export` vs Checkov on the same synthetic stacks of 100, 1,000 and 5,000
-resources.
+"""`kiln audit --export` vs Checkov on the same synthetic stacks of 1,000 and 5,000 resources,
+and one `kiln audit` over 50 exports of 1,000 resources each.
 
 Each stack is blue/green services of ten resources (two target groups, two signed launch
 templates, two ASGs, a listener, a security group, an ingress rule and an ECR repository;
-every tenth service opens SSH). kiln audits it as a `pulumi stack export` through the real
-analyzer protocol (the pack started as the engine starts it); Checkov scans the equivalent
-Terraform plan JSON. Both are timed as whole processes, alternating, and the medians are
-compared (kiln 7 runs per size; Checkov 3 at 100, 5 at 1,000, 1 at 5,000). Checkov lives in
-its own virtual environment made with this interpreter (default
+every tenth service opens SSH). kiln audits it as a `pulumi stack export`, evaluating the
+pack's rules in its own process (the default) and, for comparison, with `--analyzer` (the
+real pack started as the engine starts it, over gRPC); Checkov scans the equivalent
+Terraform plan JSON. All are timed as whole processes, alternating, and the medians are
+compared (kiln 7 runs per size, `--analyzer` 3; Checkov 5 at 1,000, 1 at 5,000). The last
+row is one command over a directory of 50 exports (50,000 resources) with its peak resident
+memory. Checkov lives in its own virtual environment made with this interpreter (default
 ~/.cache/kiln/checkov-<version>-<interpreter>, created on first use; override with
-KILN_CHECKOV_VENV), so both run on the same Python. Prints one table, with the floor under
-kiln's numbers: the same requests sent the same way to a one-policy no-op pack.
+KILN_CHECKOV_VENV), so both run on the same Python. KILN_BENCH_SIZES picks the sizes
+(default 1000,5000); KILN_BENCH_MANY=0 skips the 50-export row.
 """
 
 from __future__ import annotations
@@ -33,21 +35,19 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from kiln.audit.analyzer import Analyzer, Requests
-from kiln.audit.sources import from_export
-
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-SIZES = [int(s) for s in os.environ.get("KILN_BENCH_SIZES", "100,1000,5000").split(",")]
+SIZES = [int(s) for s in os.environ.get("KILN_BENCH_SIZES", "1000,5000").split(",")]
+MANY = int(os.environ.get("KILN_BENCH_MANY", "50"))
 CHECKOV_VERSION = "3.3.30"
-KILN_RUNS = 7
+KILN_RUNS, ANALYZER_RUNS = 7, 3
 CHECKOV_RUNS = defaultdict(lambda: 1, {100: 3, 1000: 5})
 STACK, PROJECT, REGION = "bench", "kiln", "eu-west-1"
 KEY = ed25519.Ed25519PrivateKey.generate()
 
 
-def _urn(kind: str, name: str) -> str:
-    return f"urn:pulumi:{STACK}::{PROJECT}::{kind}::{name}"
+def _urn(kind: str, name: str, stack: str = STACK) -> str:
+    return f"urn:pulumi:{stack}::{PROJECT}::{kind}::{name}"
 
 
 def _sign(image: str, release: str) -> str:
@@ -63,13 +63,14 @@ def service(i: int) -> list[tuple[str, str, str, dict[str, Any]]]:
         image, release = f"ami-{i:08x}{'0' if colour == 'blue' else '1'}", "sha256:" + f"{i:064x}"
         arn = f"arn:aws:elasticloadbalancing:{REGION}:123456789012:targetgroup/{name}-{colour}/1"
         coloured = {**tags, "kiln:colour": colour}
+        template = f"lt-{i:016x}{'0' if colour == 'blue' else '1'}"
         items += [
             ("aws:lb/targetGroup:TargetGroup", "aws_lb_target_group", f"{name}-{colour}-tg",
              {"port": 8080, "protocol": "HTTP", "arn": arn, "tags": coloured,
               "healthCheck": {"path": "/healthz", "protocol": "HTTP"}}),
             ("aws:ec2/launchTemplate:LaunchTemplate", "aws_launch_template",
              f"{name}-{colour}-lt",
-             {"imageId": image, "instanceType": "t3.micro",
+             {"id": template, "imageId": image, "instanceType": "t3.micro",
               "metadataOptions": {"httpTokens": "required", "httpEndpoint": "enabled",
                                   "httpPutResponseHopLimit": 1},
               "networkInterfaces": [{"associatePublicIpAddress": "false"}],
@@ -78,7 +79,7 @@ def service(i: int) -> list[tuple[str, str, str, dict[str, Any]]]:
               "tags": {**coloured, "kiln:image": image, "kiln:release": release,
                        "kiln:signature": _sign(image, release), "kiln:container": "none"}}),
             ("aws:autoscaling/group:Group", "aws_autoscaling_group", f"{name}-{colour}-asg",
-             {"launchTemplate": {"id": f"lt-{i:017x}", "version": "1"}, "minSize": 1,
+             {"launchTemplate": {"id": template, "version": "1"}, "minSize": 1,
               "maxSize": 2, "desiredCapacity": 1, "healthCheckType": "ELB",
               "targetGroupArns": [arn],
               "tags": [{"key": k, "value": v, "propagateAtLaunch": True}
@@ -115,15 +116,16 @@ def resources(count: int) -> list[tuple[str, str, str, dict[str, Any]]]:
     return items[:count]
 
 
-def pulumi_export(items: list[tuple[str, str, str, dict[str, Any]]]) -> dict[str, Any]:
-    stack = _urn("pulumi:pulumi:Stack", f"{PROJECT}-{STACK}")
-    provider = _urn("pulumi:providers:aws", "default_7_51_1")
+def pulumi_export(items: list[tuple[str, str, str, dict[str, Any]]], stack_name: str = STACK
+                  ) -> dict[str, Any]:
+    stack = _urn("pulumi:pulumi:Stack", f"{PROJECT}-{stack_name}", stack_name)
+    provider = _urn("pulumi:providers:aws", "default_7_51_1", stack_name)
     entries: list[dict[str, Any]] = [
         {"urn": stack, "custom": False, "type": "pulumi:pulumi:Stack"},
         {"urn": provider, "custom": True, "id": "p1", "type": "pulumi:providers:aws",
          "parent": stack, "inputs": {"region": REGION}, "outputs": {"region": REGION}}]
     for kind, _, name, props in items:
-        entries.append({"urn": _urn(kind, name), "custom": True, "id": f"id-{name}",
+        entries.append({"urn": _urn(kind, name, stack_name), "custom": True, "id": f"id-{name}",
                         "type": kind, "parent": stack, "provider": f"{provider}::p1",
                         "inputs": props, "outputs": props})
     return {"version": 3, "deployment": {"manifest": {"version": "v3.200.0"},
@@ -199,87 +201,79 @@ def project(tmp: Path) -> Path:
     return root
 
 
-NOOP_PACK = """from pulumi_policy import PolicyPack, ResourceValidationPolicy
-PolicyPack("noop", [ResourceValidationPolicy(name="noop", description="does nothing",
-                                             validate=lambda args, report: None)])
-"""
-
-
-def noop_pack(tmp: Path) -> Path:
-    pack = tmp / "noop-pack"
-    pack.mkdir()
-    (pack / "__main__.py").write_text(NOOP_PACK)
-    (pack / "PulumiPolicy.yaml").write_text("runtime: python\nname: noop\nversion: 0.0.1\n")
-    return pack
-
-
-def noop_floor(pack: Path, export: Path) -> float:
-    """Pack start → last answer for a one-policy no-op pack of Pulumi's Python policy SDK,
-    driven exactly as `kiln audit` drives its pack (same requests, same client): what the
-    SDK's start-up and its gRPC server cost before any rule runs."""
-
-    with Analyzer(pack, project=PROJECT, stack=STACK, config={}) as analyzer:
-        source = from_export(export, STACK)
-        requests = Requests(source.analyzed, source.resources)
-        analyzer.connect()
-        analyzer.info()
-        for _ in analyzer.evaluate(requests):
-            pass
-        return time.perf_counter() - analyzer.started
-
-
-def timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float, int]:
+def timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float, int, int]:
+    """Wall time, exit status and peak resident memory (KiB) of one whole process."""
     start = time.perf_counter()
-    done = subprocess.run(command, env=env, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL, check=False)
-    return time.perf_counter() - start, done.returncode
+    child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(child.pid, 0)
+    elapsed = time.perf_counter() - start
+    child.returncode = os.waitstatus_to_exitcode(status)
+    return elapsed, child.returncode, usage.ru_maxrss
+
+
+def kiln_audit(export: Path, out: Path, env: dict[str, str], *extra: str
+               ) -> tuple[float, int]:
+    took, code, peak = timed([str(BIN / "kiln"), "audit", "--export", str(export), "--env",
+                              STACK, "--format", "json", "--out", str(out), *extra], env)
+    if code not in (0, 1):
+        raise SystemExit(f"kiln audit {' '.join(extra)} failed with exit status {code}")
+    return took, peak
 
 
 def main() -> None:
     checkov = checkov_bin()
+    # size, exports, kiln s, --analyzer s, peak KB, checks, checkov s
+    rows: list[tuple[str, str, float, float | None, int, int, float | None]] = []
     with tempfile.TemporaryDirectory(prefix="kiln-bench-") as temp:
         tmp = Path(temp)
         root = project(tmp)
-        noop = noop_pack(tmp)
         env = {**os.environ, "KILN_PROJECT_DIR": str(root)}
-        rows = []
         for size in SIZES:
             items = resources(size)
             export = tmp / f"export-{size}.json"
             export.write_text(json.dumps(pulumi_export(items)))
             plan = tmp / f"plan-{size}.json"
             plan.write_text(json.dumps(terraform_plan(items)))
-            kiln_runs, evaluations, floors, checkov_runs = [], [], [], []
+            ours, grpc, theirs, peaks = [], [], [], []
             # Alternating runs, medians: this machine's speed drifts between runs.
             for run in range(max(KILN_RUNS, CHECKOV_RUNS[size])):
                 if run < KILN_RUNS:
-                    ours, code = timed([str(BIN / "kiln"), "audit", "--export", str(export),
-                                        "--stack", STACK, "--format", "json", "--out",
-                                        str(tmp / "out")], env)
-                    if code not in (0, 1):
-                        raise SystemExit(f"kiln audit failed with exit status {code} at {size}")
-                    report = json.loads((tmp / "out" / f"audit-{STACK}.json").read_text())
-                    kiln_runs.append(ours)
-                    evaluations.append(report["durations"]["total"])
-                    floors.append(noop_floor(noop, export))
+                    took, peak = kiln_audit(export, tmp / "out", env)
+                    ours.append(took)
+                    peaks.append(peak)
+                if run < ANALYZER_RUNS:
+                    grpc.append(kiln_audit(export, tmp / "out", env, "--analyzer")[0])
                 if run < CHECKOV_RUNS[size]:
-                    theirs, _ = timed([str(checkov), "-f", str(plan), "--framework",
-                                       "terraform_plan", "--quiet", "--compact", "-o", "json",
-                                       "--skip-download"])
-                    checkov_runs.append(theirs)
-            rows.append((size, median(kiln_runs), median(evaluations), median(floors),
-                         report["counts"]["checks"], median(checkov_runs)))
-    # "kiln audit" is the whole command (interpreter, CLI, export, reports); "pack start →
-    # results" is the part the engine would see: starting the pack to the last answer.
-    print(f"{'resources':>9}  {'kiln audit s':>12}  {'pack start → results s':>22}  "
-          f"{'no-op pack s':>12}  {'checks':>7}  {'checkov s':>9}  {'checkov / kiln':>14}  "
-          f"{'checkov / no-op':>15}")
-    for size, ours, evaluation, floor, checks, theirs in rows:
-        print(f"{size:>9}  {ours:>12.2f}  {evaluation:>22.2f}  {floor:>12.2f}  {checks:>7}  "
-              f"{theirs:>9.2f}  {theirs / ours:>13.1f}x  {theirs / floor:>14.1f}x")
-    print("no-op pack: the same requests through the same protocol to a one-policy pack that "
-          "does nothing (Pulumi's Python policy SDK alone); checkov / no-op: that SDK's start-up "
-          "and server alone, no rule and no CLI")
+                    theirs.append(timed([str(checkov), "-f", str(plan), "--framework",
+                                         "terraform_plan", "--quiet", "--compact", "-o",
+                                         "json", "--skip-download"])[0])
+            report = json.loads((tmp / "out" / f"audit-{STACK}.json").read_text())
+            rows.append((f"{size:,}", "1", median(ours), median(grpc), max(peaks),
+                         report["counts"]["checks"], median(theirs)))
+        if MANY:
+            directory = tmp / "many"
+            directory.mkdir()
+            items = resources(1000)
+            for index in range(MANY):
+                stack = f"{STACK}{index:02d}"
+                (directory / f"{stack}.json").write_text(
+                    json.dumps(pulumi_export(items, stack)))
+            took, peak = kiln_audit(directory, tmp / "many-out", env)
+            summary = json.loads((tmp / "many-out" / "audit-summary.json").read_text())
+            checks = sum(s["checks"] for s in summary["stacks"])
+            rows.append((f"{MANY * 1000:,}", str(MANY), took, None, peak, checks, None))
+    print(f"{'resources':>9}  {'exports':>7}  {'kiln audit s':>12}  {'--analyzer s':>12}  "
+          f"{'peak MB':>7}  {'checks':>7}  {'checkov s':>9}  {'checkov / kiln':>14}")
+    for shown, count, took_s, grpc_s, peak, checks, checkov_s in rows:
+        grpc_text = f"{grpc_s:>12.2f}" if grpc_s is not None else f"{'-':>12}"
+        theirs_text = f"{checkov_s:>9.2f}" if checkov_s is not None else f"{'-':>9}"
+        ratio = f"{checkov_s / took_s:>13.1f}x" if checkov_s is not None else f"{'-':>14}"
+        print(f"{shown:>9}  {count:>7}  {took_s:>12.2f}  {grpc_text}  {peak / 1024:>7.0f}  "
+              f"{checks:>7}  {theirs_text}  {ratio}")
+    print("kiln audit: the whole command, rules evaluated in process; --analyzer: the same "
+          "command running the real pack over the engine's gRPC protocol; peak MB: the kiln "
+          "command's peak resident memory")
 
 
 if __name__ == "__main__":

@@ -1,10 +1,13 @@
-"""`kiln rollback` (whole process) vs the bare flip with `aws elbv2 modify-listener`.
+"""`kiln rollback` and `kiln traffic` (whole processes) vs the bare flip with
+`aws elbv2 modify-listener`.
 
 One moto server on 127.0.0.1 with the staging stack stood up from the program's own
-resource graph (hot standby, so the standby colour is healthy). Runs alternate: kiln rolls
-back (blue → green, then green → blue, ...), and the AWS CLI (its own virtualenv, installed
-on first use) makes the same single ModifyListener call. Prints medians, the ratio, and the
-AWS calls kiln made per rollback (mutating ones counted apart).
+resource graph (hot standby, so the standby colour is healthy). Runs alternate in one
+process: kiln rolls back to the other colour (`--to`, since a plain second rollback changes
+nothing), the AWS CLI (its own virtualenv, installed on first use) makes the same single
+ModifyListener call, and `kiln traffic` moves the weights to 50 % and back to 100 %.
+Prints medians, the ratios, and the AWS calls kiln made per operation (mutating ones
+counted apart).
 """
 
 from __future__ import annotations
@@ -86,26 +89,37 @@ def main() -> None:
 
         calls_log = work / "calls.log"
         kiln_env = {**env, "KILN_AWS_CALL_LOG": str(calls_log)}
-        ours, bare = [], []
+        ours, bare, moves = [], [], []
+        calls: dict[str, list[str]] = {}
+
+        def kiln(name: str, *args: str) -> float:
+            calls_log.unlink(missing_ok=True)
+            took = timed([str(KILN), *args], kiln_env)
+            calls[name] = [c.split()[1] for c in calls_log.read_text().split("\n") if c]
+            return took
+
         for _ in range(RUNS):
             live = stackfiles.load_settings(stackfiles.load_project(root), "staging").live
-            calls_log.unlink(missing_ok=True)
-            ours.append(timed([str(KILN), "rollback", "staging"], kiln_env))
-            calls = calls_log.read_text().split("\n")
+            idle = "green" if live == "blue" else "blue"
+            ours.append(kiln("rollback", "rollback", "staging", "--to", idle))
             # the bare flip sends traffic back where kiln just took it from, and back again
             bare.append(timed(flip_command(live), env))
-            bare_back = flip_command("green" if live == "blue" else "blue")
-            subprocess.run(bare_back, env=env, check=True, stdout=subprocess.DEVNULL)
-        made = [c.split()[1] for c in calls if c]
-        mutating = [c for c in made if c.startswith(MUTATING)]
-        a, b = statistics.median(ours), statistics.median(bare)
+            subprocess.run(flip_command(idle), env=env, check=True, stdout=subprocess.DEVNULL)
+            moves.append(kiln("traffic", "traffic", "staging", "50"))
+            moves.append(kiln("traffic", "traffic", "staging", "100"))
+        a, b, t = statistics.median(ours), statistics.median(bare), statistics.median(moves)
         print(f"{'what':<52} {'median s':>9} {'runs':>5}")
         print(f"{'kiln rollback staging (check, flip, verify, write, ledger)':<52} "
               f"{a:>9.3f} {RUNS:>5}")
+        print(f"{'kiln traffic staging 50|100 (same gates, one call)':<52} "
+              f"{t:>9.3f} {2 * RUNS:>5}")
         print(f"{'aws elbv2 modify-listener (bare flip)':<52} {b:>9.3f} {RUNS:>5}")
-        print(f"{'ratio (kiln / bare)':<52} {a / b:>9.2f}")
-        print(f"{'AWS calls per kiln rollback (mutating)':<52} {len(made):>9} "
-              f"({len(mutating)}: {', '.join(mutating)})")
+        print(f"{'ratio rollback (kiln / bare)':<52} {a / b:>9.2f}")
+        print(f"{'ratio traffic (kiln / bare)':<52} {t / b:>9.2f}")
+        for name, made in calls.items():
+            mutating = [c for c in made if c.startswith(MUTATING)]
+            print(f"{f'AWS calls per kiln {name} (mutating)':<52} {len(made):>9} "
+                  f"({len(mutating)}: {', '.join(mutating)})")
     finally:
         server.stop()
         shutil.rmtree(work, ignore_errors=True)

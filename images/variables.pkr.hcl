@@ -1,6 +1,6 @@
-# What golden.pkr.hcl, app.pkr.hcl and container.pkr.hcl share: typed variables, locals,
-# and the one amazon-ebs source the golden and app builds fill in (kiln stages this file
-# with every template, so it is the place for anything two templates need).
+# What golden.pkr.hcl, app.pkr.hcl and container.pkr.hcl share: typed variables and locals
+# (kiln stages this file with every template, so it is the place for anything two templates
+# need). The amazon-ebs source the golden and app builds fill in is in ebs.pkr.hcl.
 #
 # Pins live in release.auto.pkrvars.hcl. kiln passes the rest with -var: the resolved
 # base image, the emulator endpoint and communicator, the input hash. (Which source of a
@@ -136,33 +136,4 @@ locals {
   # run in amazon-chroot.app only.)
   offline = var.communicator == "none" ? ["amazon-ebs.golden"] : []
   stamp   = "${formatdate("YYYYMMDD-hhmmss", timestamp())}-${substr(uuidv4(), 0, 8)}"
-}
-
-# The one amazon-ebs source: how a build instance is launched and reached. Each build
-# fills in what differs (base AMI, AMI name, description, tags); Packer refuses to set an
-# argument twice, so nothing image-specific belongs here. It is named after the golden
-# bake, its real-AWS use: Packer 1.6 names a manifest entry and an inspect listing after
-# this label, not after a build's `name`, so golden keeps its name everywhere and the
-# app's emulator stand-in reuses it as amazon-ebs.app (its -only and output name).
-source "amazon-ebs" "golden" {
-  region                     = var.region
-  instance_type              = var.instance_type
-  communicator               = var.communicator
-  ssh_username               = var.ssh_username
-  custom_endpoint_ec2        = var.ec2_endpoint
-  skip_credential_validation = var.ec2_endpoint != ""
-  skip_region_validation     = var.ec2_endpoint != ""
-  skip_metadata_api_check    = var.ec2_endpoint != ""
-  # SSH only from var.ssh_source_cidrs (never 0.0.0.0/0): Packer 1.6 has no *_source_public_ip.
-  temporary_security_group_source_cidrs = var.ssh_source_cidrs
-
-  launch_block_device_mappings {
-    device_name           = "/dev/xvda"
-    volume_size           = var.root_volume_gb
-    volume_type           = "gp3"
-    throughput            = 125
-    iops                  = 3000
-    encrypted             = true
-    delete_on_termination = true
-  }
 }

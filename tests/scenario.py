@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import shutil
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,10 +25,12 @@ from kiln.local import mirror
 from kiln.model.stack import COLOURS
 from kiln.preview import capture
 from kiln.project import stackfiles
+from kiln.project.layout import PACK_CONFIG_DIR
 from kiln.records import store
 from kiln.release.record import ArtifactRecord, statement
 
 KEY_ID = "kiln-test"
+REPO = Path(__file__).resolve().parent.parent
 
 
 @dataclass
@@ -64,8 +67,16 @@ def sign(key: ed25519.Ed25519PrivateKey, image: str, region: str, record: str) -
     return base64.b64encode(key.sign(statement("ami", image, region, record))).decode()
 
 
+def with_pack_config(root: Path) -> None:
+    """Give a project copy the policy pack's config (its revocation list) if it lacks it."""
+    target = root / PACK_CONFIG_DIR
+    if not target.exists():
+        shutil.copytree(REPO / PACK_CONFIG_DIR, target)
+
+
 def stand_up(root: Path, stack: str, key: ed25519.Ed25519PrivateKey | None = None
              ) -> Scenario:
+    with_pack_config(root)
     project = stackfiles.load_project(root)
     region = stackfiles.read_config(project, stack)["aws:region"]
     key = key or ed25519.Ed25519PrivateKey.generate()
@@ -80,14 +91,23 @@ def stand_up(root: Path, stack: str, key: ed25519.Ed25519PrivateKey | None = Non
                                                        records[colour])}
     changes["kiln:trustedKeys"] = [{"id": KEY_ID, "type": "ed25519",
                                     "publicKey": public_pem(key)}]
+    stackfiles.update_config(project, stack, changes)
+    made, cap = apply(root, stack)
+    return Scenario(root, stack, region, images, records, key, made, cap)
+
+
+def apply(root: Path, stack: str) -> tuple[mirror.Mirror, capture.Capture]:
+    """What a `pulumi up` run elsewhere would do: mirror the stack file's program into the
+    emulator (once per stack and emulator)."""
+    project = stackfiles.load_project(root)
+    region = stackfiles.read_config(project, stack)["aws:region"]
     if stackfiles.read_config(project, stack).get("kiln:certificateArn"):
         acm = client("acm", region)
-        changes["kiln:certificateArn"] = acm.request_certificate(
-            DomainName=f"{stack}.web.example.com")["CertificateArn"]
-    stackfiles.update_config(project, stack, changes)
+        stackfiles.update_config(project, stack, {
+            "kiln:certificateArn": acm.request_certificate(
+                DomainName=f"{stack}.web.example.com")["CertificateArn"]})
     cap = capture.capture(stack, project)
-    made = mirror.create(list(cap.resources), region)
-    return Scenario(root, stack, region, images, records, key, made, cap)
+    return mirror.create(list(cap.resources), region), cap
 
 
 def make_release(root: Path, region: str, image: str, key: ed25519.Ed25519PrivateKey, *,

@@ -7,6 +7,8 @@ for dir in /root/.ssh /home/*/.ssh; do
     rm -f "$dir"/authorized_keys "$dir"/authorized_keys2
 done
 rm -f /etc/ssh/ssh_host_*
+# The SSM agent's registration and the bake instance's identity must not travel with the image.
+rm -rf /var/lib/amazon/ssm/* /etc/amazon/ssm/*.json
 dnf clean all >/dev/null 2>&1 || true
 rm -rf /var/cache/dnf/* /tmp/* /var/tmp/*
 if command -v cloud-init >/dev/null; then

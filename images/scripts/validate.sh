@@ -7,6 +7,7 @@ set -euo pipefail
 root="${KILN_ROOT:-/}"
 root="${root%/}"
 failures=0
+shopt -s nullglob
 
 fail() {
     echo "validate: FAIL: $*" >&2
@@ -35,13 +36,30 @@ in_store() {
     return 1
 }
 
-for unit in sshd.service sshd.socket; do
-    if enabled "$unit"; then
-        fail "$unit is enabled (no shell access to immutable instances)"
+# Every way into a running instance: sshd, the SSM agent (Session Manager, Run Command) and
+# EC2 Instance Connect. Disabled is not enough (anything can start a disabled unit, and a
+# package update can enable it again): each unit the image holds must be masked.
+state() {
+    systemctl --root="${root:-/}" is-enabled "$1" 2>/dev/null || true
+}
+
+for unit in sshd.service sshd.socket amazon-ssm-agent.service \
+        snap.amazon-ssm-agent.amazon-ssm-agent.service ec2-instance-connect.service \
+        ec2-instance-connect-hostkey-harvesting.service; do
+    current="$(state "$unit")"
+    case "$current" in
+        "" | masked | masked-runtime) ;;
+        *) fail "$unit is $current, not masked (no shell access to immutable instances)" ;;
+    esac
+done
+
+# Instance Connect also works through sshd's AuthorizedKeysCommand.
+for conf in "$root"/etc/ssh/sshd_config "$root"/etc/ssh/sshd_config.d/*.conf; do
+    if grep -Eqis '^[[:space:]]*AuthorizedKeysCommand[[:space:]]+[^[:space:]]*eic' "$conf"; then
+        fail "${conf#"$root"} runs EC2 Instance Connect's AuthorizedKeysCommand"
     fi
 done
 
-shopt -s nullglob
 for keys in "$root"/root/.ssh/authorized_keys* "$root"/home/*/.ssh/authorized_keys*; do
     if [[ -s "$keys" ]]; then
         fail "authorized keys present: ${keys#"$root"}"

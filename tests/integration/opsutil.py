@@ -23,13 +23,14 @@ MUTATING_PREFIXES = ("Create", "Modify", "Put", "Update", "Delete", "Register", 
 
 
 def run_kiln(*args: str, fault: str | None = None, timeout: float = 120,
-             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+             env: dict[str, str] | None = None, cwd: Path | None = None
+             ) -> subprocess.CompletedProcess[str]:
     environ = {**os.environ, **(env or {})}
     environ.pop("KILN_FAULT", None)
     if fault:
         environ["KILN_FAULT"] = fault
     return subprocess.run([KILN, *args], capture_output=True, text=True, timeout=timeout,
-                          env=environ, check=False)
+                          env=environ, check=False, cwd=cwd)
 
 
 @contextmanager

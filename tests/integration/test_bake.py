@@ -57,10 +57,17 @@ def test_golden_then_app_bake_records_signs_tags_and_chains(aws: str,
     assert len(record.packer_run_uuid) == 36
     assert record.tools["packer"] == packer.find().version
     assert record.source == {"commit": tags["kiln:commit"], "dirty": False}
+    installed = packer.find()
+    # Packer 1.6 gets the emulator's amazon-ebs source; >= 1.7 the IMDSv2 one and its plugins.
+    shared = {"ebs.pkr.hcl", "plugins.pkr.hcl"} if installed.needs_plugin_file \
+        else {"ebs-1.6.pkr.hcl"}
     assert set(record.inputs["files"]) == {"golden.pkr.hcl", "variables.pkr.hcl",
                                            "release.auto.pkrvars.hcl", "scripts/install.sh",
                                            "scripts/harden.sh", "scripts/cleanup.sh",
-                                           "scripts/validate.sh"}
+                                           "scripts/validate.sh", *shared}
+    plugins = {k.removeprefix("packer-plugin-"): v for k, v in record.tools.items()
+               if k.startswith("packer-plugin-")}
+    assert bool(plugins) == installed.needs_plugin_file
     # The template source Packer built is in the record, the hash and the JSON output.
     assert record.inputs["source"] == golden.source == "amazon-ebs.golden"
     assert golden.to_json()["source"] == "amazon-ebs.golden"
@@ -68,7 +75,8 @@ def test_golden_then_app_bake_records_signs_tags_and_chains(aws: str,
     assert hash_document({
         "schema": "kiln.inputs/v1", "image": "golden", "source": record.inputs["source"],
         "files": record.inputs["files"], "variables": record.inputs["variables"],
-        "base": record.inputs["base"], "packer": record.tools["packer"]}) == golden.input_hash
+        "base": record.inputs["base"], "packer": record.tools["packer"],
+        "plugins": plugins}) == golden.input_hash
     trusted = keys.explicit_keys([str(bake_project.public)])
     assert verify.ami(golden.image, root, trusted, "eu-west-1").digest == golden.record
 

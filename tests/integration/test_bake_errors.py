@@ -24,8 +24,12 @@ def kiln(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
 def assert_refused(project: BakeProject, result: subprocess.CompletedProcess[str],
                    reason: str) -> None:
     assert result.returncode != 0
-    lines = result.stderr.strip().splitlines()
+    # Progress lines (one per Packer message, without a terminal) come first; the error is
+    # one line, the last.
+    lines = [line for line in result.stderr.strip().splitlines()
+             if not line.startswith("bake ")]
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == lines[0]
     assert lines[0].startswith("kiln: error: ") and reason in lines[0], lines[0]
     assert not project.releases.exists(), "nothing may be recorded for a failed bake"
     assert not project.ledger.exists(), "nothing may reach the ledger for a failed bake"
@@ -96,7 +100,7 @@ def test_keys_generate_writes_once(tmp_path: Path) -> None:
     assert path.with_suffix(".pub").read_text().startswith("-----BEGIN PUBLIC KEY-----")
     again = kiln("keys", "generate", str(path))
     assert again.returncode == 2
-    assert again.stderr.strip().endswith("already exists; refusing to overwrite a key")
+    assert "already exists; refusing to overwrite a key (--force" in again.stderr
 
 
 def test_packer_variables_from_the_environment_are_refused(aws: str,

@@ -81,8 +81,8 @@ def test_concurrent_rollbacks_one_wins(deployed, backend, tmp_path):
     assert after.live == before.idle
     assert listener_weights(after) == {before.idle: 100, before.live: 0}
     chain = TableLedger(TABLE) if backend == "table" else ledger(deployed.root)
-    assert [e.action for e in chain.entries()] == ["rollback"]
-    assert chain.verify() == 1
+    assert [e.action for e in chain.entries()] == ["rollback", "rollback"]
+    assert chain.verify() == 2
 
 
 APPEND = """

@@ -35,6 +35,10 @@ def test_demo_runs_the_pipeline(tmp_path, monkeypatch):
     assert "encrypted copy" in steps["promote staging → prod"][0]
     for stack in ("dev", "staging", "prod"):
         assert steps[f"audit {stack}"][0].startswith("PASS"), steps[f"audit {stack}"]
-    assert steps["ledger verify"][0].endswith("hash chain intact")
+    assert "hash chain intact, every entry signed by kiln-demo" in steps["ledger verify"][0]
+    assert "agrees at seq" in steps["ledger verify"][0]
+    assert steps["rollback dev (again)"][0].endswith("no call")
+    assert "served" in steps["traffic dev --canary 50,100"][0]
+    assert "verified offline" in steps["evidence bundle (dev)"][0]
     assert not any(o.startswith("refused") for name, outs in steps.items()
                    for o in outs if name != "promote dev → staging")

@@ -17,7 +17,7 @@ from kiln.project import stackfiles
 from kiln.records import store
 
 from ..conftest import ROOT
-from ..scenario import make_release, register_image, sign, trust
+from ..scenario import apply, make_release, register_image, sign, trust
 from .opsutil import KILN, ledger, run_kiln
 from .test_concurrency import start_together
 
@@ -55,7 +55,7 @@ def test_deploy_puts_release_on_idle_colour_and_prints_the_command(project):
     root, _ = project
     path, image = release(project)
     before = settings(root, "dev")
-    result = run_kiln("deploy", "dev", str(path), "--json")
+    result = run_kiln("deploy", "dev", str(path), "--stage-only", "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     after = settings(root, "dev")
@@ -64,13 +64,16 @@ def test_deploy_puts_release_on_idle_colour_and_prints_the_command(project):
     assert after.release(before.live) == before.release(before.live)  # last known good kept
     assert report["pulumiCommand"].startswith("pulumi up --stack dev --yes --policy-pack ")
     entries = list(ledger(root).entries())
-    assert [e.action for e in entries] == ["deploy"]
+    assert [(e.action, e.details["phase"]) for e in entries] == [("deploy", "intent"),
+                                                                 ("deploy", "staged")]
+    assert entries[0].details["op"] == entries[1].details["op"]
     assert entries[0].subject == {"image": image, "record": after.release(after.live).record}
+    assert entries[1].details["pulumiCommand"] == report["pulumiCommand"]
     # deploying the same release again changes nothing and records nothing
-    again = run_kiln("deploy", "dev", str(path))
+    again = run_kiln("deploy", "dev", str(path), "--stage-only")
     assert again.returncode == 0, again.stderr
-    assert "already runs" in again.stdout
-    assert len(list(ledger(root).entries())) == 1
+    assert "nothing changed" in again.stdout
+    assert len(list(ledger(root).entries())) == 2
 
 
 def test_deploy_by_image_id_follows_the_ami_tags(project):
@@ -79,7 +82,7 @@ def test_deploy_by_image_id_follows_the_ami_tags(project):
     _record, digest = store.load(path)
     client("ec2", WEST).create_tags(Resources=[image], Tags=[
         {"Key": "kiln:release", "Value": digest}])
-    result = run_kiln("deploy", "dev", image, "--canary", "10,50,100")
+    result = run_kiln("deploy", "dev", image, "--canary", "10,50,100", "--stage-only")
     assert result.returncode == 0, result.stderr
     after = settings(root, "dev")
     assert after.release(after.live).image == image and after.traffic == 10
@@ -96,12 +99,12 @@ def test_deploy_refuses_forged_and_unsigned(project, tmp_path):
     forged["signatures"][0]["signature"] = sign(other, image, WEST, forged["record"])
     sig_path.write_text(json.dumps(forged))
     text = settings(root, "dev")
-    result = run_kiln("deploy", "dev", str(path))
+    result = run_kiln("deploy", "dev", str(path), "--stage-only")
     assert result.returncode == 2
     assert "bad signature" in result.stderr and len(result.stderr.splitlines()) == 1
     sig_path.write_bytes(original)
     trust(root, other, ["dev"], key_id="someone-else")
-    result = run_kiln("deploy", "dev", str(path))
+    result = run_kiln("deploy", "dev", str(path), "--stage-only")
     assert result.returncode == 2 and "unknown key 'kiln-test'" in result.stderr
     assert settings(root, "dev") == stackfiles.load_settings(
         stackfiles.load_project(root), "dev")
@@ -113,7 +116,7 @@ def test_deploy_refuses_revoked(project):
     _root, _ = project
     path, image = release(project)
     assert run_kiln("revoke", image, "--reason", "bad build").returncode == 0
-    result = run_kiln("deploy", "dev", str(path))
+    result = run_kiln("deploy", "dev", str(path), "--stage-only")
     assert result.returncode == 1
     assert "revocation gate" in result.stderr and "bad build" in result.stderr
 
@@ -123,42 +126,51 @@ def test_deploy_killed_at_any_step_converges(project, crash_at):
     root, _ = project
     path, image = release(project)
     before = settings(root, "dev")
-    killed = run_kiln("deploy", "dev", str(path), fault=f"crash@{crash_at}")
+    killed = run_kiln("deploy", "dev", str(path), "--stage-only", fault=f"crash@{crash_at}")
     assert killed.returncode == -9
     settings(root, "dev")  # the stack file always parses
-    rerun = run_kiln("deploy", "dev", str(path))
+    rerun = run_kiln("deploy", "dev", str(path), "--stage-only")
     assert rerun.returncode == 0, rerun.stderr
     after = settings(root, "dev")
     assert after.live == before.idle and after.release(after.live).image == image
-    assert [e.action for e in ledger(root).entries()] == ["deploy"]
-    assert run_kiln("ledger", "verify").returncode == 0
+    entries = list(ledger(root).entries())
+    assert [e.details["phase"] for e in entries] == ["intent", "staged"]
+    assert len({e.details["op"] for e in entries}) == 1  # completed, not started over
+    assert ledger(root).verify() == 2
 
 
 def deployed_to_dev(project) -> tuple[Path, str]:
+    """A release staged on dev, then applied there (as a `pulumi up` elsewhere would)."""
     path, image = release(project)
-    result = run_kiln("deploy", "dev", str(path))
+    result = run_kiln("deploy", "dev", str(path), "--stage-only")
     assert result.returncode == 0, result.stderr
+    apply(project[0], "dev")
     return path, image
 
 
 def test_promote_moves_the_same_record(project):
     root, _ = project
     _path, _image = deployed_to_dev(project)
-    result = run_kiln("promote", "dev", "staging")
+    result = run_kiln("promote", "dev", "staging", "--stage-only")
     assert result.returncode == 0, result.stderr
     dev, staging = settings(root, "dev"), settings(root, "staging")
     assert staging.release(staging.live) == dev.release(dev.live)
     entries = list(ledger(root).entries())
-    assert [e.action for e in entries] == ["deploy", "promote"]
-    assert entries[1].details["promotedFrom"] == "dev"
-    assert entries[1].subject["record"] == entries[0].subject["record"]
+    # the promotion observed dev serving the release before its history gate passed
+    assert [(e.action, e.details["phase"]) for e in entries] == [
+        ("deploy", "intent"), ("deploy", "staged"), ("deploy", "served"),
+        ("promote", "intent"), ("promote", "staged")]
+    assert entries[2].details["observedBy"] == "promote"
+    assert entries[3].details["promotedFrom"] == "dev"
+    assert entries[3].subject["record"] == entries[0].subject["record"]
 
 
 def test_promote_across_regions_copies_and_signs(project):
     root, _ = project
     deployed_to_dev(project)
-    assert run_kiln("promote", "dev", "staging").returncode == 0
-    result = run_kiln("promote", "staging", "prod", "--json")
+    assert run_kiln("promote", "dev", "staging", "--stage-only").returncode == 0
+    apply(root, "staging")
+    result = run_kiln("promote", "staging", "prod", "--stage-only", "--json")
     assert result.returncode == 0, result.stderr
     staging, prod = settings(root, "staging"), settings(root, "prod")
     copied = prod.release(prod.live)
@@ -171,8 +183,14 @@ def test_promote_across_regions_copies_and_signs(project):
     assert record.extra["copyOf"] == staging.release(staging.live).record
     assert record.images == {CENTRAL: copied.image}
     assert run_kiln("verify", str(record_path)).returncode == 0
+    # the copy is first-class: tagged like a bake, verifiable by its id without --region
+    tags = {t["Key"]: t["Value"] for t in images[0]["Tags"]}
+    assert tags["kiln:release"] == copied.record and tags["kiln:signature"]
+    assert tags["kiln:input-hash"] == record.inputs["inputHash"]
+    by_id = run_kiln("verify", copied.image, env={"AWS_REGION": "", "AWS_DEFAULT_REGION": ""})
+    assert by_id.returncode == 0, by_id.stderr
     actions = [e.action for e in ledger(root).entries()]
-    assert actions == ["deploy", "promote", "sign", "promote"]
+    assert actions == ["deploy"] * 3 + ["promote"] * 3 + ["sign"] + ["promote"] * 2
 
 
 def test_promote_gate_wrong_order(project):
@@ -182,10 +200,11 @@ def test_promote_gate_wrong_order(project):
     assert result.returncode == 1
     assert "order gate: prod does not follow dev" in result.stderr
     assert "the next environment after dev is staging" in result.stderr
-    skipped = run_kiln("promote", "dev", "prod", "--skip-gate", "sev1 hotfix INC-42")
+    skipped = run_kiln("promote", "dev", "prod", "--skip-gate", "sev1 hotfix INC-42",
+                       "--stage-only")
     assert skipped.returncode == 0, skipped.stderr
-    last = list(ledger(root).entries())[-1]
-    assert "sev1 hotfix INC-42" in last.details["skippedGate"]
+    intent = next(e for e in ledger(root).entries() if e.stack == "prod")
+    assert "sev1 hotfix INC-42" in intent.details["skippedGate"]
 
 
 def test_promote_gate_never_deployed_below(project):
@@ -196,7 +215,7 @@ def test_promote_gate_never_deployed_below(project):
         "kiln:blue": {"image": store.load(path)[0].images[WEST], "release": store.load(path)[1],
                       "signature": store.read_signatures(store.signature_path(path))
                       .signatures[0].signature}, "kiln:live": "blue"})
-    result = run_kiln("promote", "staging", "prod")
+    result = run_kiln("promote", "staging", "prod", "--stage-only")
     assert result.returncode == 1
     assert "history gate: the ledger shows no deploy" in result.stderr
 
@@ -204,13 +223,14 @@ def test_promote_gate_never_deployed_below(project):
 def test_promote_gate_rolled_back_below(project):
     root, _ = project
     _, image = deployed_to_dev(project)
+    assert "recorded served" in run_kiln("status", "dev").stdout
     dev = settings(root, "dev")
     ledger(root).append("rollback", stack="dev", commit=None,
                         subject={"image": dev.release(dev.idle).image},
                         details={"from": {"colour": dev.live, "image": image,
                                           "record": dev.release(dev.live).record},
                                  "to": {"colour": dev.idle}})
-    result = run_kiln("promote", "dev", "staging")
+    result = run_kiln("promote", "dev", "staging", "--stage-only")
     assert result.returncode == 1 and "was rolled back on dev" in result.stderr
 
 
@@ -218,11 +238,11 @@ def test_promote_gate_unsigned_and_revoked(project):
     root, _ = project
     _, image = deployed_to_dev(project)
     trust(root, ed25519.Ed25519PrivateKey.generate(), ["staging"], key_id="other")
-    result = run_kiln("promote", "dev", "staging")
+    result = run_kiln("promote", "dev", "staging", "--stage-only")
     assert result.returncode == 2 and "unknown key 'kiln-test'" in result.stderr
     trust(root, project[1], ["staging"])
     assert run_kiln("revoke", image, "--reason", "CVE-2026-1").returncode == 0
-    result = run_kiln("promote", "dev", "staging")
+    result = run_kiln("promote", "dev", "staging", "--stage-only")
     assert result.returncode == 1 and "revocation gate" in result.stderr
 
 
@@ -231,18 +251,21 @@ def test_promote_gate_unsigned_and_revoked(project):
 def test_cross_region_promote_killed_converges(project, crash_at):
     root, _ = project
     deployed_to_dev(project)
-    assert run_kiln("promote", "dev", "staging").returncode == 0
-    killed = run_kiln("promote", "staging", "prod", fault=f"crash@{crash_at}")
+    assert run_kiln("promote", "dev", "staging", "--stage-only").returncode == 0
+    apply(root, "staging")
+    killed = run_kiln("promote", "staging", "prod", "--stage-only", fault=f"crash@{crash_at}")
     assert killed.returncode == -9
-    rerun = run_kiln("promote", "staging", "prod")
+    rerun = run_kiln("promote", "staging", "prod", "--stage-only")
     assert rerun.returncode == 0, rerun.stderr
     copies = client("ec2", CENTRAL).describe_images(Owners=["self"], Filters=[
         {"Name": "tag:kiln:copy-of", "Values": [settings(root, "staging").release(
             settings(root, "staging").live).record]}])["Images"]
     assert len(copies) == 1, "the AMI was copied twice"
-    actions = [e.action for e in ledger(root).entries()]
-    assert actions.count("promote") == 2 and actions.count("sign") == 1
-    assert ledger(root).verify() == len(actions)
+    entries = list(ledger(root).entries())
+    prod = [e.details.get("phase") for e in entries if e.stack == "prod"]
+    assert prod == ["intent", "staged"]
+    assert [e.action for e in entries].count("sign") == 1
+    assert ledger(root).verify() == len(entries)
 
 
 @pytest.mark.parametrize("backend", ["file", "table"])
@@ -253,10 +276,13 @@ def test_concurrent_promotions_one_wins(project, tmp_path, backend):
         ensure_table("kiln-ledger")
         env = {"KILN_LEDGER_TABLE": "kiln-ledger"}
     path, _ = release(project)
-    assert run_kiln("deploy", "dev", str(path), env=env).returncode == 0
-    results = start_together([[KILN, "promote", "dev", "staging"]] * 8, env, tmp_path,
-                             "promote:lock", hold=3.0)
+    assert run_kiln("deploy", "dev", str(path), "--stage-only", env=env).returncode == 0
+    apply(root, "dev")
+    observed = run_kiln("status", "dev", env=env)  # sees dev serving it: recorded served
+    assert "served" in observed.stdout, observed.stdout + observed.stderr
+    results = start_together([[KILN, "promote", "dev", "staging", "--stage-only"]] * 8, env,
+                             tmp_path, "promote:lock", hold=3.0)
     assert sorted(r.returncode for r in results) == [0] + [3] * 7, [r.stderr for r in results]
     chain = TableLedger("kiln-ledger") if backend == "table" else ledger(root)
-    assert [e.action for e in chain.entries()] == ["deploy", "promote"]
-    assert chain.verify() == 2
+    assert [e.action for e in chain.entries()] == ["deploy"] * 3 + ["promote"] * 2
+    assert chain.verify() == 5

@@ -121,19 +121,22 @@ def variable_default(name: str) -> str | None:
 
 # --- text checks ------------------------------------------------------------------------
 
-def test_one_amazon_ebs_source_is_shared_by_the_builds() -> None:
+EBS = "ebs.pkr.hcl"  # Packer >= 1.7: the source AWS bakes use
+EBS_1_6 = "ebs-1.6.pkr.hcl"  # Packer 1.6: the emulator's stand-in
+
+
+def test_one_amazon_ebs_source_per_packer_generation() -> None:
     sources = amazon_ebs_sources()
-    assert len(sources) == 1, (
-        "expected exactly one source \"amazon-ebs\" block across images/*.pkr.hcl, which the "
-        f"golden and app builds fill in; found {[(f, n) for f, n, _ in sources]}")
+    assert sorted((f, n) for f, n, _ in sources) == [(EBS_1_6, "golden"), (EBS, "golden")], (
+        "expected one source \"amazon-ebs\" \"golden\" in each of ebs.pkr.hcl (Packer >= 1.7) "
+        f"and ebs-1.6.pkr.hcl (Packer 1.6), which the golden and app builds fill in; "
+        f"found {[(f, n) for f, n, _ in sources]}")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Packer 1.6.6 rejects metadata_options (\"Blocks of type \\\"metadata_options\\\" are not "
-    "expected here\"), dynamic or not; add it, and drop this mark, once the runner needs "
-    "Packer >= 1.7"))
-def test_the_build_instance_requires_imdsv2() -> None:
+def test_the_aws_build_instance_requires_imdsv2() -> None:
     for name, source, body in amazon_ebs_sources():
+        if name == EBS_1_6:
+            continue  # staged only against the emulator: kiln refuses it on AWS
         options = blocks(body, "metadata_options")
         assert options, f"{name}: source amazon-ebs.{source} has no metadata_options block"
         assert attribute(options[0], "http_tokens") == '"required"', options[0]
@@ -256,6 +259,8 @@ def staged(packer: Installed, tmp_path_factory: pytest.TempPathFactory) -> dict[
     for template in sorted({b.template for b in BUILDS}):
         target = tmp_path_factory.mktemp(template.split(".")[0])
         names = [*SHARED, template, *([PLUGINS] if packer.needs_plugin_file else [])]
+        if "amazon-ebs.golden" in (IMAGES / template).read_text(encoding="utf-8"):
+            names.append(EBS if packer.needs_plugin_file else EBS_1_6)
         for name in names:
             shutil.copy(IMAGES / name, target / name)
         for directory in REACHED:
@@ -288,3 +293,25 @@ def test_each_build_validates_with_the_variables_kiln_passes(
     assert control.returncode != 0 and build.missing in control.stdout + control.stderr, (
         f"-only={build.only} matched no build of {build.template}:\n"
         f"{control.stdout}{control.stderr}")
+
+
+@pytest.mark.parametrize("cidrs", ['["0.0.0.0/0"]', '["10.0.0.0/8", "::/0"]', "[]"])
+def test_packer_refuses_ssh_from_anywhere(packer: Installed, staged: dict[str, Path],
+                                          cidrs: str) -> None:
+    build = BUILDS[0]
+    result = _validate(packer, staged[build.template], build,
+                       {**build.variables, "ssh_source_cidrs": cidrs})
+    assert result.returncode != 0 and "must name the runner's own addresses" in (
+        result.stdout + result.stderr), result.stdout + result.stderr
+
+
+def test_the_aws_golden_build_validates_with_a_runner_address(
+        packer: Installed, staged: dict[str, Path]) -> None:
+    if not packer.needs_plugin_file:
+        pytest.skip("Packer < 1.7 stages the emulator's source only; kiln refuses amazon-ebs "
+                    "on AWS with it")
+    build = Build("golden.pkr.hcl", "amazon-ebs.golden",
+                  {"source_ami": AMI, "input_hash": INPUT_HASH,
+                   "ssh_source_cidrs": '["203.0.113.7/32"]'}, "source_ami", "")
+    result = _validate(packer, staged[build.template], build, build.variables)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -34,13 +34,20 @@ def test_every_script_passes_shellcheck_and_is_strict() -> None:
         assert os.access(script, os.X_OK), f"{script.name} is not executable"
 
 
+# The ways into a running instance the golden image ships and harden.sh masks.
+SHELL_UNITS = ("sshd.service", "amazon-ssm-agent.service", "ec2-instance-connect.service")
+
+
 def hardened_root(root: Path) -> Path:
     """A filesystem as harden.sh, install.sh and cleanup.sh leave it."""
     units = root / "usr/lib/systemd/system"
     units.mkdir(parents=True)
-    for name in ("sshd.service", "docker.service", "dnf-makecache.timer"):
+    for name in (*SHELL_UNITS, "docker.service", "dnf-makecache.timer"):
         (units / name).write_text(UNIT.replace("multi-user.target", "timers.target")
                                   if name.endswith(".timer") else UNIT)
+    for name in SHELL_UNITS:
+        (root / "etc/systemd/system").mkdir(parents=True, exist_ok=True)
+        (root / "etc/systemd/system" / name).symlink_to("/dev/null")
     wants = root / "etc/systemd/system/multi-user.target.wants"
     wants.mkdir(parents=True)
     (wants / "docker.service").symlink_to("/usr/lib/systemd/system/docker.service")
@@ -66,6 +73,24 @@ def enable(unit: str, target: str = "multi-user.target") -> Callable[[Path], Non
     return change
 
 
+def unmask(unit: str, *, enabled: bool = False, vendor: str = "") -> Callable[[Path], None]:
+    """The unit installed (under ``vendor``'s name when given) and not masked."""
+    def change(root: Path) -> None:
+        name = vendor or unit
+        (root / "etc/systemd/system" / unit).unlink(missing_ok=True)
+        (root / "usr/lib/systemd/system" / name).write_text(UNIT)
+        if enabled:
+            enable(name)(root)
+    return change
+
+
+def eic_keys_command(root: Path) -> None:
+    drop_in = root / "etc/ssh/sshd_config.d/60-ec2-instance-connect.conf"
+    drop_in.parent.mkdir(parents=True)
+    drop_in.write_text("AuthorizedKeysCommand /opt/aws/bin/eic_run_authorized_keys %u %f\n"
+                       "AuthorizedKeysCommandUser ec2-instance-connect\n")
+
+
 def add_keys(root: Path) -> None:
     (root / "home/ec2-user/.ssh/authorized_keys").write_text("ssh-ed25519 AAAA test\n")
 
@@ -74,8 +99,28 @@ def allow_user_data(root: Path) -> None:
     (root / "etc/cloud/cloud.cfg.d/99-kiln-immutable.cfg").unlink()
 
 
+def test_harden_masks_every_way_in_that_validate_checks() -> None:
+    harden = (IMAGES / "scripts" / "harden.sh").read_text()
+    check = (IMAGES / "scripts" / "validate.sh").read_text()
+    for unit in (*SHELL_UNITS, "sshd.socket", "snap.amazon-ssm-agent.amazon-ssm-agent.service",
+                 "ec2-instance-connect-hostkey-harvesting.service"):
+        assert unit in harden and unit in check, unit
+
+
 @pytest.mark.parametrize(("change", "reason"), [
-    (enable("sshd.service"), "sshd.service is enabled"),
+    (unmask("sshd.service", enabled=True), "sshd.service is enabled, not masked"),
+    (unmask("sshd.service"), "sshd.service is disabled, not masked"),
+    (unmask("amazon-ssm-agent.service", enabled=True),
+     "amazon-ssm-agent.service is enabled, not masked"),
+    (unmask("amazon-ssm-agent.service"), "amazon-ssm-agent.service is disabled, not masked"),
+    (unmask("snap.amazon-ssm-agent.amazon-ssm-agent.service", enabled=True),
+     "snap.amazon-ssm-agent.amazon-ssm-agent.service is enabled, not masked"),
+    (unmask("ec2-instance-connect.service"),
+     "ec2-instance-connect.service is disabled, not masked"),
+    (unmask("ec2-instance-connect-hostkey-harvesting.service", enabled=True),
+     "ec2-instance-connect-hostkey-harvesting.service is enabled, not masked"),
+    (eic_keys_command, "/etc/ssh/sshd_config.d/60-ec2-instance-connect.conf runs EC2 "
+                       "Instance Connect's AuthorizedKeysCommand"),
     (add_keys, "authorized keys present: /home/ec2-user/.ssh/authorized_keys"),
     (allow_user_data, "cloud-init would run user data"),
     (enable("dnf-makecache.timer", "timers.target"), "dnf-makecache.timer is enabled"),

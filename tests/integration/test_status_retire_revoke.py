@@ -83,11 +83,13 @@ def test_revoke_updates_policy_config_and_shows_blast_radius(deployed):
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["blastRadius"] == [{"stack": "staging", "colour": settings.live,
-                                      "live": True, "weight": 100}]
-    assert report["release"] == deployed.records[settings.live]
+                                      "image": image, "live": True, "weight": 100}]
+    assert report["family"] == {"images": [image],
+                                "records": [deployed.records[settings.live]]}
     revoked = revocations.listed(deployed.root)
     assert [(r.image, r.release, r.reason) for r in revoked] == [
-        (image, deployed.records[settings.live], "CVE-2026-0001")]
+        (image, None, "CVE-2026-0001"), (None, deployed.records[settings.live], "CVE-2026-0001")]
+    assert all(r.at and r.by for r in revoked)
     for path in (deployed.root / layout.PACK_CONFIG_DIR).glob("*.json"):
         rule = json.loads(path.read_text())[revocations.RULE]
         assert rule["revoked"][0]["image"] == image
@@ -95,9 +97,13 @@ def test_revoke_updates_policy_config_and_shows_blast_radius(deployed):
     assert [e.action for e in entries] == ["revoke"]
     assert entries[0].details["reason"] == "CVE-2026-0001"
     drift = status.status(context.open_context(deployed.project), "staging").drift
-    assert any("is revoked (CVE-2026-0001)" in d for d in drift)
-    again = run_kiln("revoke", image, "--reason", "CVE-2026-0001")
-    assert again.returncode == 0 and "already listed" in again.stdout
+    assert any("is revoked (CVE-2026-0001, " in d for d in drift)
+    configs = {p: p.read_bytes() for p in (deployed.root / layout.PACK_CONFIG_DIR).iterdir()}
+    for twice in (image, deployed.records[settings.live]):  # the same family: recorded once
+        again = run_kiln("revoke", twice, "--reason", "CVE-2026-0001")
+        assert again.returncode == 0 and "already revoked" in again.stdout
+    assert len(list(ledger(deployed.root).entries())) == 1
+    assert {p: p.read_bytes() for p in configs} == configs
 
 
 @pytest.mark.parametrize("target", ["ami-12", "web:latest"])
@@ -155,3 +161,52 @@ def test_retire_moves_idle_colour_to_warm_pool_and_program_agrees(after_deploy):
     retire.retire(context.open_context(after_deploy.project), "staging",
                   dt.timedelta(minutes=30), now=later)
     assert [e.action for e in ledger(after_deploy.root).entries()] == ["deploy", "retire"]
+
+
+def test_drift_sees_untagged_and_directly_registered_instances(deployed):
+    """Drift from the ground up: what runs in the stack's subnets or target groups counts,
+    tagged or not."""
+    settings = stackfiles.load_settings(deployed.project, "staging")
+    ec2 = client("ec2", deployed.region)
+    foreign = register_image(deployed.region, "foreign")
+    subnet = ec2.describe_instances(InstanceIds=[
+        next(iter(asg_of(deployed.region, settings.live)["Instances"]))["InstanceId"]])[
+        "Reservations"][0]["Instances"][0]["SubnetId"]
+    untagged = ec2.run_instances(ImageId=foreign, MinCount=1, MaxCount=1,
+                                 SubnetId=subnet)["Instances"][0]["InstanceId"]
+    elsewhere = ec2.run_instances(ImageId=foreign, MinCount=1,
+                                  MaxCount=1)["Instances"][0]["InstanceId"]
+    deployment = traffic.discover(deployed.region, "web", "staging")
+    client("elbv2", deployed.region).register_targets(
+        TargetGroupArn=deployment.target_groups[settings.live], Targets=[{"Id": elsewhere}])
+    drift = status.status(context.open_context(deployed.project), "staging").drift
+    assert f"instance {untagged} runs {foreign}, which no colour declares" in drift
+    assert f"instance {elsewhere} runs {foreign}, which no colour declares" in drift
+
+
+def test_status_flags_a_live_colour_without_instances(deployed):
+    """Stale registrations keep targets healthy; the live colour still has no instances."""
+    settings = stackfiles.load_settings(deployed.project, "staging")
+    group = asg_of(deployed.region, settings.live)
+    client("autoscaling", deployed.region).detach_instances(
+        InstanceIds=[i["InstanceId"] for i in group["Instances"]],
+        AutoScalingGroupName=group["AutoScalingGroupName"],
+        ShouldDecrementDesiredCapacity=True)
+    result = status.status(context.open_context(deployed.project), "staging")
+    live = result.colours[settings.live]
+    assert live["healthy"] == 2 and live["inService"] == 0 and live["serving"] == 0
+    assert f"{settings.live} (live): 0 serving instances, below minHealthy 2" in result.drift
+    assert f"{settings.live} (live): 0 in service, desired capacity 2" in result.drift
+
+
+def test_retire_refuses_while_the_live_release_is_revoked(deployed):
+    settings = stackfiles.load_settings(deployed.project, "staging")
+    assert run_kiln("revoke", deployed.images[settings.live], "--reason", "CVE-9").returncode == 0
+    result = run_kiln("retire", "staging", "--window", "0")
+    assert result.returncode == 1 and "is revoked (CVE-9" in result.stderr
+    assert asg_of(deployed.region, settings.idle)["DesiredCapacity"] == 2
+
+
+def test_status_validates_the_stack_name(deployed):
+    result = run_kiln("status", "../../etc")
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1

@@ -75,4 +75,4 @@ def test_rollback_completes_under_throttling(deployed):
     after = stackfiles.load_settings(deployed.project, STACK)
     assert after.live == before.idle
     assert listener_weights(after) == {before.idle: 100, before.live: 0}
-    assert ledger(deployed.root).verify() == 1
+    assert ledger(deployed.root).verify() == 2

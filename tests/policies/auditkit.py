@@ -24,6 +24,15 @@ from kiln.project import stackfiles
 ROOT = Path(__file__).resolve().parents[2]
 PACK = ROOT / "policies" / "immutable"
 PATCH = b"#!/bin/sh\nyum update -y\n"
+# What bad_source breaks, as (rule, resource name): a key pair (a type no kiln stack holds),
+# an SSH ingress rule (in its inputs and its outputs), a user-data patch, a forged signature.
+BAD = frozenset({
+    ("kiln-ec2-keypair-disallowed", "ops-key"), ("kiln-pulumi-stack-allowed-types", "ops-key"),
+    ("kiln-pulumi-stack-outputs-checked", "ops-key"),
+    ("kiln-vpc-securitygroupingressrule-no-admin-ingress", "ssh-in"),
+    ("kiln-pulumi-stack-outputs-checked", "ssh-in"),
+    ("kiln-ec2-launchtemplate-user-data-pinned", "web-blue-lt"),
+    ("kiln-ec2-launchtemplate-signed-image", "web-green-lt")})
 
 
 @functools.cache

@@ -253,7 +253,7 @@ CASES = [
          "kiln-ssm-association-no-commands"),
     case("assoc-custom-document", ASSOC, at("name", "fix-nginx"),
          "kiln-ssm-association-no-commands"),
-    case("task-lambda", TASK, same),
+    case("task-lambda", TASK, same, "kiln-ssm-maintenancewindowtask-no-commands"),
     case("task-run-command", TASK, lambda p: p.update(taskType="RUN_COMMAND",
                                                       taskArn="AWS-RunShellScript"),
          "kiln-ssm-maintenancewindowtask-no-commands"),
@@ -287,7 +287,8 @@ CASES = [
     case("role-not-ec2", ROLE, lambda p: p.update(
         assumeRolePolicy=p["assumeRolePolicy"].replace("ec2.amazonaws.com",
                                                        "lambda.amazonaws.com"),
-        inlinePolicies=[{"name": "ops", "policy": fx.iam_doc("ssm:*")}])),
+        inlinePolicies=[{"name": "ops", "policy": fx.iam_doc("ssm:*")}]),
+         "kiln-iam-role-no-command-channel"),
     # --- ignoreChanges -----------------------------------------------------------------------
     case("lt-ignore-image", LT, same, LT_IGNORE, ignore=("imageId",)),
     case("lt-ignore-user-data", LT, same, LT_IGNORE, ignore=("userData",)),
@@ -326,7 +327,9 @@ CASES = [
     case("lambda-zip", LAMBDA, lambda p: (p.pop("imageUri"), p.update(packageType="Zip"))),
     # --- signatures and revocation -----------------------------------------------------------
     case("sig-ecdsa-der", LT, retag(**{"kiln:signature": fx.sign(fx.statement(), fx.EC_KEY)})),
-    case("sig-ecdsa-raw", LT, retag(**{"kiln:signature": fx.raw_ecdsa(fx.statement())})),
+    # ECDSA is DER only, as kiln signs and verifies it: 64 raw bytes r || s are refused.
+    case("sig-ecdsa-raw", LT, retag(**{"kiln:signature": fx.raw_ecdsa(fx.statement())}),
+         SIGNED),
     case("sig-forged", LT, retag(**{"kiln:signature": fx.sign(fx.statement(fx.OTHER_IMAGE))}),
          SIGNED),
     case("sig-garbage", LT, retag(**{"kiln:signature": fx.b64(b"\0" * 64)}), SIGNED),

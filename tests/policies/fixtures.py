@@ -134,7 +134,53 @@ GOOD: dict[str, dict[str, Any]] = {
         "inlinePolicies": [{"name": "read", "policy": json.dumps({"Statement": [{
             "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "*"}]})}],
     },
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": {
+        "vpcId": "vpc-0123456789abcdef0", "ingress": [],
+        "egress": [{"protocol": "-1", "fromPort": 0.0, "toPort": 0.0,
+                    "cidrBlocks": ["0.0.0.0/0"]}]},
+    "aws-native:ec2:SecurityGroup": {
+        "groupDescription": "alb", "vpcId": "vpc-0123456789abcdef0",
+        "securityGroupIngress": [{"ipProtocol": "tcp", "fromPort": 443, "toPort": 443,
+                                  "cidrIp": "0.0.0.0/0"}]},
+    "aws-native:ec2:SecurityGroupIngress": {
+        "groupId": "sg-0123456789abcdef0", "ipProtocol": "tcp", "fromPort": 443,
+        "toPort": 443, "cidrIp": "0.0.0.0/0"},
+    "aws:ec2/networkAcl:NetworkAcl": {
+        "vpcId": "vpc-0123456789abcdef0", "ingress": [
+            {"ruleNo": 100.0, "action": "allow", "protocol": "tcp", "fromPort": 443.0,
+             "toPort": 443.0, "cidrBlock": "0.0.0.0/0"},
+            {"ruleNo": 110.0, "action": "deny", "protocol": "-1", "fromPort": 0.0,
+             "toPort": 0.0, "cidrBlock": "0.0.0.0/0"}]},
+    "aws:ec2/networkAclRule:NetworkAclRule": {
+        "networkAclId": "acl-0123456789abcdef0", "ruleNumber": 100.0, "egress": False,
+        "protocol": "tcp", "ruleAction": "allow", "cidrBlock": "0.0.0.0/0",
+        "fromPort": 443.0, "toPort": 443.0},
+    "aws:cloudformation/stack:Stack": {
+        "name": "topics", "templateBody": json.dumps(
+            {"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}})},
+    "aws:ssm/serviceSetting:ServiceSetting": {
+        "settingId": "arn:aws:ssm:eu-west-1:123456789012:servicesetting/ssm/"
+                     "parameter-store/high-throughput-enabled", "settingValue": "true"},
+    "aws:cloudwatch/eventTarget:EventTarget": {
+        "rule": "nightly", "arn": "arn:aws:lambda:eu-west-1:123456789012:function:report"},
+    "aws:scheduler/schedule:Schedule": {
+        "scheduleExpression": "rate(1 day)", "flexibleTimeWindow": {"mode": "OFF"},
+        "target": {"arn": "arn:aws:lambda:eu-west-1:123456789012:function:report",
+                   "roleArn": "arn:aws:iam::123456789012:role/scheduler"}},
+    "aws:ecs/service:Service": {
+        "cluster": "arn:aws:ecs:eu-west-1:123456789012:cluster/web", "desiredCount": 2.0,
+        "taskDefinition": "arn:aws:ecs:eu-west-1:123456789012:task-definition/web:3",
+        "enableExecuteCommand": False},
+    "command:local:Command": {"create": "echo built > marker"},
     # Types that are violations whatever their fields: the base is the minimal resource.
+    "command:remote:Command": {"connection": {"host": "10.0.1.5", "user": "ec2-user"},
+                               "create": "sudo systemctl restart app"},
+    "aws:ec2/spotFleetRequest:SpotFleetRequest": {
+        "iamFleetRole": "arn:aws:iam::123456789012:role/fleet", "targetCapacity": 2.0},
+    "aws:ec2/fleet:Fleet": {"targetCapacitySpecification": {"totalTargetCapacity": 2.0}},
+    "aws:lightsail/instance:Instance": {"availabilityZone": "eu-west-1a",
+                                        "blueprintId": "amazon_linux_2", "bundleId": "nano_2_0"},
+    "aws-native:ec2:Instance": {"imageId": IMAGE, "instanceType": "t3.micro"},
     "aws:ec2/keyPair:KeyPair": {"keyName": "ops", "publicKey": "ssh-ed25519 AAAA"},
     "aws:ec2/instance:Instance": {"ami": IMAGE, "instanceType": "t3.micro"},
     "aws:ec2/spotInstanceRequest:SpotInstanceRequest": {"ami": IMAGE,

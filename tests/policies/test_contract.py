@@ -227,19 +227,20 @@ def test_a_statement_in_the_pack_format_verifies_in_kiln(key_type: str) -> None:
         kiln_signing.verify(other, base64.b64encode(raw).decode(), [public])
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="the pack also accepts ECDSA as 64 raw bytes r || s; "
-                          "kiln.release.signing.verify_with accepts only DER")
-def test_a_raw_ecdsa_signature_the_pack_accepts_verifies_in_kiln() -> None:
+def test_a_raw_ecdsa_signature_is_refused_by_the_pack_as_by_kiln() -> None:
+    """ECDSA signatures are DER on both sides: 64 raw bytes r || s verify in neither."""
     message = contract.statement(contract.KIND_AMI, IMAGE, REGION, RELEASE)
     private = ec.generate_private_key(ec.SECP256R1())
-    r, s = decode_dss_signature(private.sign(message, ec.ECDSA(hashes.SHA256())))
+    der = private.sign(message, ec.ECDSA(hashes.SHA256()))
+    r, s = decode_dss_signature(der)
     raw = r.to_bytes(32, "big") + s.to_bytes(32, "big")
     trusted = signing.trusted_keys([{contract.KEY_ID: "p256", contract.KEY_TYPE:
                                      contract.ECDSA_P256, contract.KEY_PEM: _pem(private)}])
-    assert signing.verify(raw, message, trusted) == "p256"
+    assert signing.verify(der, message, trusted) == "p256"
+    assert signing.verify(raw, message, trusted) is None
     public = kiln_signing.PublicKey("p256", kiln_signing.ECDSA_P256, _pem(private))
-    assert kiln_signing.verify_with(public, message, base64.b64encode(raw).decode())
+    assert kiln_signing.verify_with(public, message, base64.b64encode(der).decode())
+    assert not kiln_signing.verify_with(public, message, base64.b64encode(raw).decode())
 
 
 # --- every copied constant, mapped by name ----------------------------------------------------

@@ -3,10 +3,13 @@ name real rules and declared controls."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
+import yaml
 from kiln_immutable import RULES
 
-from kiln.audit import packconfig
+from kiln.audit import packconfig, run
 from kiln.audit.sources import AuditError
 from tests.policies import auditkit as ak
 
@@ -47,16 +50,58 @@ def test_a_mapping_to_an_undeclared_control_is_refused(tmp_path):
         packconfig.frameworks(pack, set(RULES))
 
 
-@pytest.mark.parametrize(("config", "message"), [
+BROKEN = [
     ({"all": "strict"}, "enforcement level 'strict'"),
     ({"kiln-ec2-keypair-forbidden": "advisory"}, "is not a policy of this pack"),
-    ({"kiln-ec2-launchtemplate-signed-image": {"trustedKey": []}}, "has no property"),
-    ({"kiln-ec2-launchtemplate-signed-image": {"trustedKeys": "k"}}, "must be of type array"),
-])
+    ({"kiln-ec2-launchtemplate-signed-image": {"trustedKey": []}},
+     r"Additional properties are not allowed \('trustedKey'"),
+    ({"kiln-ec2-launchtemplate-signed-image": {"trustedKeys": "k"}}, "is not of type 'array'"),
+    # The engine validates the whole schema, not the top-level shape: nested entries too.
+    ({"kiln-ec2-launchtemplate-signed-image": {"trustedKeys": [{"id": "k"}]}},
+     r"trustedKeys\[0\]: 'type' is a required property"),
+    ({"kiln-ec2-launchtemplate-signed-image": {"trustedKeys": [
+        {"id": "k", "type": "rsa", "publicKey": "x"}]}}, r"trustedKeys\[0\]\.type: 'rsa'"),
+    ({"kiln-ec2-launchtemplate-user-data-pinned": {"allowedUserDataSha256": ["abc"]}},
+     r"allowedUserDataSha256\[0\]: 'abc' does not match"),
+    ({"kiln-pulumi-stack-allowed-types": {"allowedTypes": [""]}},
+     r"allowedTypes\[0\]: '' should be non-empty"),
+    ({"kiln-ec2-keypair-disallowed": {"enforcementLevel": "loud"}}, "enforcement level 'loud'"),
+]
+
+
+@pytest.mark.parametrize(("config", "message"), BROKEN)
 def test_a_broken_pack_config_is_refused(analyzer, config, message):
     infos = packconfig.policies(analyzer.info())
     with pytest.raises(AuditError, match=message):
         packconfig.reconcile(infos, config, "config/prod.json")
+
+
+@pytest.mark.parametrize("analyzer_path", [False, True], ids=["in-process", "analyzer"])
+@pytest.mark.parametrize(("config", "message"), BROKEN[4:7])
+def test_a_broken_pack_config_stops_both_audit_paths(tmp_path, analyzer_path, config, message):
+    pack = ak.pack_copy(tmp_path)
+    (pack / "config" / "prod.json").write_text(json.dumps(config))
+    with pytest.raises(AuditError, match=message):
+        run.evaluate(lambda: ak.stack_source("prod"), pack=pack, environment="prod",
+                     project="kiln", stack="prod", config={}, analyzer=analyzer_path)
+
+
+def test_every_policy_carries_framework_tags_and_url(analyzer):
+    info = analyzer.info()
+    for policy in info.policies:
+        assert policy.framework.name and policy.framework.reference.startswith("https://"), \
+            policy.name
+        assert policy.url.startswith("https://") and policy.tags, policy.name
+        assert all(":" in tag for tag in policy.tags)
+    keypair = next(p for p in info.policies if p.name == "kiln-ec2-keypair-disallowed")
+    assert "nist-800-53-r5:AC-17" in keypair.tags
+
+
+def test_the_pack_declares_the_projects_virtualenv():
+    manifest = yaml.safe_load((ak.PACK / "PulumiPolicy.yaml").read_text())
+    venv = manifest["runtime"]["options"]["virtualenv"]
+    assert manifest["runtime"]["name"] == "python"
+    assert (ak.PACK / venv).resolve() == (ak.ROOT / ".venv").resolve()
 
 
 def test_the_shipped_configs_trust_the_stacks_release_key():

@@ -10,7 +10,8 @@ from kiln_immutable import RULES, Resource, rules_for
 
 from kiln.audit.sources import AuditResource, Provider
 from tests.policies import fixtures as fx
-from tests.policies.cases import CASES, Case
+from tests.policies.attack_cases import ALL as CASES
+from tests.policies.cases import Case
 
 pytestmark = pytest.mark.integration
 
@@ -35,7 +36,13 @@ def test_every_resource_rule_has_a_failing_and_a_passing_case():
         always_bad = {"aws:ec2/keyPair:KeyPair", "aws:ec2/instance:Instance",
                       "aws:ec2/spotInstanceRequest:SpotInstanceRequest",
                       "aws:ec2/launchConfiguration:LaunchConfiguration",
-                      "aws:ec2transitgateway/instanceConnectEndpoint:InstanceConnectEndpoint"}
+                      "aws:ec2transitgateway/instanceConnectEndpoint:InstanceConnectEndpoint",
+                      "aws:ssm/maintenanceWindowTask:MaintenanceWindowTask",
+                      "aws:ec2/spotFleetRequest:SpotFleetRequest", "aws:ec2/fleet:Fleet",
+                      "aws:lightsail/instance:Instance",
+                      "aws:lightsail/instancePublicPorts:InstancePublicPorts",
+                      "aws-native:ec2:Instance", "command:remote:Command",
+                      "command:remote:CopyFile", "command:remote:CopyToRemote"}
         if set(types) <= always_bad:
             continue
         assert any(c.type in types and rule not in c.expected for c in CASES), rule

@@ -22,6 +22,10 @@ TG = "aws:lb/targetGroup:TargetGroup"
 EC2_TRUST = json.dumps({"Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
                                        "Principal": {"Service": "ec2.amazonaws.com"}}]})
 LAMBDA_TRUST = EC2_TRUST.replace("ec2.amazonaws.com", "lambda.amazonaws.com")
+# The rules that close the stack by construction have their own table (test_surface.py):
+# this one's minimal resources are not whole kiln resources.
+SURFACE = {"kiln-pulumi-stack-allowed-types", "kiln-pulumi-stack-outputs-checked",
+           "kiln-ec2-fleet-references-in-stack", "kiln-autoscaling-group-latest-template-version"}
 
 
 def _urn(kind: str, name: str) -> str:
@@ -117,7 +121,7 @@ def test_stack_rule_functions(name, change, expected):
     resources = tuple(_stack(change))
     found = {}
     for rule in RULES.values():
-        if rule.stack:
+        if rule.stack and rule.id not in SURFACE:
             hits = list(rule.check(Stack(resources, rule.defaults)))
             if hits:
                 found[rule.id] = len(hits)
@@ -131,7 +135,8 @@ def test_stack_rules_through_the_analyzer(name, change, expected, analyzer):
     response = analyzer.analyze_stack(resources)
     found: dict[str, int] = {}
     for diagnostic in response.diagnostics:
-        found[diagnostic.policyName] = found.get(diagnostic.policyName, 0) + 1
+        if diagnostic.policyName not in SURFACE:
+            found[diagnostic.policyName] = found.get(diagnostic.policyName, 0) + 1
     assert found == expected, [d.message for d in response.diagnostics]
     urns = {r.urn for r in resources}
     for diagnostic in response.diagnostics:

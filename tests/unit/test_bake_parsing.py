@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from kiln.bake import inputs, machine
+from kiln.bake import inputs, machine, registry
 from kiln.bake.packer import Packer, version_tuple
-from kiln.errors import BakeError
+from kiln.errors import BakeError, BuildError
 
 BUILD_OK = """\
 1795709186,,ui,say,==> amazon-ebs.golden: Creating AMI kiln-golden from instance i-83f
@@ -157,3 +157,90 @@ def test_unknown_image() -> None:
     with pytest.raises(BakeError, match="unknown image 'silver'; expected one of golden, app, "
                                          "container"):
         inputs.spec("silver")
+
+
+PLUGINS = """packer {
+  required_version = ">= 1.7.0"
+  required_plugins {
+    amazon = {
+      version = "%s"
+      source  = "github.com/hashicorp/amazon"
+    }
+    docker = {
+      source  = "github.com/hashicorp/docker"
+      version = "= 1.1.4"
+    }
+  }
+}
+"""
+
+
+def test_plugin_pins_read_exact_versions() -> None:
+    assert inputs.plugin_pins(PLUGINS % "= 1.8.3") == {"amazon": "1.8.3", "docker": "1.1.4"}
+    assert inputs.plugin_pins(PLUGINS % "=1.8.3")["amazon"] == "1.8.3"
+
+
+@pytest.mark.parametrize("version", [">= 1.8.3", "~> 1.8", "1.8.3", "= 1.8", "",
+                                     "= 1.8.3, < 2"])
+def test_a_plugin_not_pinned_exactly_is_refused(version: str) -> None:
+    with pytest.raises(BakeError, match="plugin amazon is not pinned exactly"):
+        inputs.plugin_pins(PLUGINS % version)
+
+
+def test_the_repository_plugin_file_is_pinned_exactly() -> None:
+    text = (Path(__file__).resolve().parents[2] / "images" / "plugins.pkr.hcl").read_text()
+    assert set(inputs.plugin_pins(text)) == {"amazon", "docker"}
+
+
+def _inputs(**changes: object) -> inputs.Inputs:
+    fields: dict[str, object] = {
+        "spec": inputs.spec("golden"), "files": {"golden.pkr.hcl": b"build {}"},
+        "variables": {"region": "eu-west-1"}, "base": "ami-1", "packer_version": "1.9.4",
+        "source": "amazon-ebs.golden", "plugins": {"amazon": "1.8.3"}}
+    fields.update(changes)
+    return inputs.seal(inputs.Inputs(**fields))  # type: ignore[arg-type]
+
+
+def test_plugin_and_packer_versions_change_the_input_hash() -> None:
+    plain = _inputs().input_hash
+    assert _inputs(plugins={"amazon": "1.8.4"}).input_hash != plain
+    assert _inputs(packer_version="1.9.5").input_hash != plain
+    assert _inputs(variables={"region": "eu-west-1",
+                              "ssh_source_cidrs": '["203.0.113.7/32"]'}).input_hash == plain
+
+
+def test_a_bearer_challenge_names_realm_service_and_scope() -> None:
+    kind, params = registry.challenge(
+        'Bearer realm="https://ghcr.io/token",service="ghcr.io",'
+        'scope="repository:acme/web:pull"')
+    assert kind == "bearer"
+    assert params == {"realm": "https://ghcr.io/token", "service": "ghcr.io",
+                      "scope": "repository:acme/web:pull"}
+    assert registry.challenge('Basic realm="Registry Realm"') == ("basic",
+                                                                  {"realm": "Registry Realm"})
+
+
+@pytest.mark.parametrize(("realm", "host", "allowed"), [
+    ("https://ghcr.io/token", "ghcr.io", True),
+    ("https://auth.example.com/token", "registry.example.com", True),
+    ("http://ghcr.io/token", "ghcr.io", False),  # credentials in clear
+    ("http://127.0.0.1:5001/token", "127.0.0.1:5000", True),
+    ("http://10.0.0.1/token", "127.0.0.1:5000", False),  # a loopback registry sends us away
+    ("file:///etc/passwd", "ghcr.io", False),
+    ("", "ghcr.io", False),
+])
+def test_credentials_go_to_a_token_endpoint_only_over_https(realm: str, host: str,
+                                                            allowed: bool) -> None:
+    if allowed:
+        assert registry.check_realm(realm, host) == realm
+    else:
+        with pytest.raises(BuildError, match="only over HTTPS"):
+            registry.check_realm(realm, host)
+
+
+@pytest.mark.parametrize(("host", "expected"), [
+    ("127.0.0.1:5000", True), ("localhost:5000", True), ("127.8.0.1", True),
+    ("[::1]:5000", True), ("127.0.0.1.example.com", False), ("ghcr.io", False),
+    ("10.0.0.1:5000", False)])
+def test_plain_http_only_for_this_machine(host: str, expected: bool) -> None:
+    assert registry.loopback(host) is expected

@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kiln.aws.fleet import ColourState
+from kiln.aws.traffic import ColourHealth
 from kiln.model.stack import (
     COLOURS,
     Capacity,
@@ -25,6 +26,7 @@ from kiln.model.stack import (
     TrustedKey,
     other,
 )
+from kiln.ops import lineage
 from kiln.ops import status as status_module
 from kiln.project.revocations import Revoked
 from kiln.release.drift import (
@@ -35,6 +37,7 @@ from kiln.release.drift import (
     stack_drift,
     stray_drift,
 )
+from kiln.release.lineage import Family
 from kiln.release.record import statement
 
 PROPERTY = settings(max_examples=200, deadline=None)
@@ -300,37 +303,50 @@ def test_each_kind_of_drift_is_one_line_naming_it(live: str, traffic: int, colou
 def test_status_reports_the_rules_drift_from_what_aws_shows(
         monkeypatch: pytest.MonkeyPatch) -> None:
     settings_ = stack(live="green")
-    deployment = object()
+    deployment = SimpleNamespace(target_groups={"blue": "tg-b", "green": "tg-g"})
     states = {
         "asg-blue": ColourState("asg-blue", BLUE_AMI, 2, None, {"i-b1": BLUE_AMI}),
         "asg-green": ColourState("asg-green", PET_AMI, 2, 1,
                                  {"i-g1": GREEN_AMI, "i-g2": PET_AMI}),
     }
     calls: list[str] = []
+    seen: dict[str, Any] = {}
 
     def colour_state(region: str, name: str) -> ColourState:
         calls.append(name)
         return states[name]
 
+    def running(region: str, service: str, name: str, **where: Any) -> dict[str, str]:
+        seen.update(subnets=list(where["subnets"]),
+                    target_groups=sorted(where["target_groups"]))
+        return {"i-b1": BLUE_AMI, "i-g1": GREEN_AMI, "i-g2": PET_AMI, "i-x": "ami-00000000"}
+
+    health = {"blue": ColourHealth(1, 1, 1, 2, 1), "green": ColourHealth(2, 2, 1, 2, 0)}
+    family = lineage.RevokedFamily(Revoked(BLUE_AMI, None, "CVE", "2026-01-02", "ops"),
+                                   Family(frozenset({BLUE_AMI}), frozenset()))
     fakes: dict[tuple[Any, str], Any] = {
+        (status_module.stackfiles, "check_stack_name"): lambda project, name: None,
         (status_module.stackfiles, "load_settings"): lambda project, name: settings_,
         (status_module.traffic, "discover"): lambda region, service, name: deployment,
         (status_module.traffic, "discovered_weights"): lambda d: {"blue": 0, "green": 100},
-        (status_module.traffic, "healthy"): lambda d: {"blue": 1, "green": 2},
+        (status_module.traffic, "colour_health"): lambda d, colour, image: health[colour],
         (status_module.traffic, "asg_names"): lambda d: {"blue": "asg-blue",
                                                          "green": "asg-green"},
         (status_module.fleet, "colour_state"): colour_state,
-        (status_module.fleet, "running_images"): lambda region, service, name: {
-            "i-b1": BLUE_AMI, "i-g1": GREEN_AMI, "i-g2": PET_AMI, "i-x": "ami-00000000"},
-        (status_module.revocations, "listed"): lambda root: [Revoked(BLUE_AMI, None, "CVE")],
+        (status_module.fleet, "stack_subnets"): lambda region, service, name: ["subnet-1"],
+        (status_module.fleet, "running_images"): running,
+        (status_module.lineage, "revoked"): lambda root: [family],
     }
     for (module, name), fake in fakes.items():
         monkeypatch.setattr(module, name, fake)
     ctx: Any = SimpleNamespace(project=SimpleNamespace(root=Path("/nowhere")))
     result = status_module.status(ctx, "staging")
     assert calls == ["asg-blue", "asg-green"]
+    assert seen == {"subnets": ["subnet-1"], "target_groups": ["tg-b", "tg-g"]}
     assert result.drift == [
-        f"blue: {BLUE_AMI} is revoked (CVE)",
+        f"blue: {BLUE_AMI} is revoked (CVE, 2026-01-02, by ops)",
+        "green (live): 0 serving instances, below minHealthy 1",
+        "green (live): 1 in service, desired capacity 2",
         f"green: instance i-g2 runs {PET_AMI}, not {GREEN_AMI}",
         f"green: launch template runs {PET_AMI}, stack file says {GREEN_AMI}",
         "instance i-g2 runs ami-0000000000000beef, which no colour declares",
@@ -339,5 +355,6 @@ def test_status_reports_the_rules_drift_from_what_aws_shows(
     assert result.colours["green"] == {
         "image": GREEN_AMI, "record": GREEN_REC, "weight": 100, "healthy": 2,
         "signedBy": "release-2026", "asg": "asg-green", "desired": 2, "warmPool": 1,
-        "instances": 2}
+        "instances": 2, "inService": 1, "serving": 0, "revoked": None}
+    assert result.colours["blue"]["revoked"] == "CVE, 2026-01-02, by ops"
     assert result.to_json()["live"] == "green"

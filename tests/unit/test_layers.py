@@ -27,7 +27,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("records",),            # the record store, keys, verification
     ("program", "preview"),  # the Pulumi program; running it under the mock monitor
     ("bake",),               # Packer
-    ("ops", "audit"),        # release operations; the policy audit
+    ("ops", "audit", "evidence"),  # release operations; the policy audit; evidence
     ("local",),              # demo, stand-ins, the emulator mirror
     ("cli",),                # the kiln command: all user-facing text
 )
@@ -130,9 +130,12 @@ def test_boto_lives_in_aws() -> None:
 
 
 def test_pulumi_lives_in_the_program_and_its_runners() -> None:
+    # The program and its mock run; the Pulumi CLI runner; the audit's client of the
+    # engine's analyzer protocol (`kiln audit --analyzer`).
     allowed = {"program", "preview"}
+    runners = {"kiln.ops.pulumi_cli", "kiln.audit.analyzer"}
     bad = [i.where for i in ALL if top(i.target) in PULUMI_SDK
-           and package_of(i.module) not in allowed and i.module != "kiln.ops.pulumi_cli"]
+           and package_of(i.module) not in allowed and i.module not in runners]
     assert not bad, "\n".join(bad)
 
 

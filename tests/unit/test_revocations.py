@@ -106,9 +106,6 @@ def test_unreadable_config_is_one_line(tmp_path: Path, configs: dict[str, Any],
         assert "\n" not in str(raised.value) and raised.value.exit_code == 2
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "listed() skips a revocation rule that is not an object (add() refuses the same file): "
-    "a malformed list reads as 'nothing revoked', so deploy's revocation gate fails open"))
 @pytest.mark.parametrize("rule", [[{"image": AMI_A, "reason": "x"}], "ami-0123456789abcdef0"])
 def test_listing_refuses_a_rule_that_is_not_an_object(tmp_path: Path, rule: Any) -> None:
     root = project(tmp_path, {"dev": {RULE: rule}})
@@ -116,10 +113,6 @@ def test_listing_refuses_a_rule_that_is_not_an_object(tmp_path: Path, rule: Any)
         listed(root)
 
 
-@pytest.mark.xfail(strict=True, raises=AttributeError, reason=(
-    "listed() and add() call .get on each revoked item without checking its shape: a "
-    "'revoked' that is a string, or an item that is not an object, crashes with a traceback "
-    "instead of a one-line RevocationError"))
 @pytest.mark.parametrize("revoked", ["ami-0123456789abcdef0", [AMI_A]])
 def test_malformed_revoked_list_is_one_line(tmp_path: Path, revoked: Any) -> None:
     root = project(tmp_path, {"dev": {RULE: {"revoked": revoked}}})
@@ -193,10 +186,6 @@ def test_add_refuses_a_rule_that_is_not_an_object(tmp_path: Path) -> None:
         add(root, AMI_A, None, "r")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "add() treats a pair as already revoked when either half matches: revoking an image "
-    "alone, then the same image with its record, never lists the record, so the record's "
-    "other images (other regions, copies) stay deployable"))
 def test_a_fuller_revocation_is_not_swallowed_by_a_partial_one(tmp_path: Path) -> None:
     root = project(tmp_path)
     add(root, AMI_A, None, "first")

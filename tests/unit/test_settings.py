@@ -33,6 +33,12 @@ PEM = (
     "MCowBQYDK2VwAyEA2PrPueQyKdZE/DRtvBlqwE+m2/Whyr6H8ggk6komGkA=\n"
     "-----END PUBLIC KEY-----\n"
 )
+P256_PEM = (
+    "-----BEGIN PUBLIC KEY-----\n"
+    "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEzp7sZEbe9S0Xir7qZHznCwZ/LMJ9\n"
+    "u49pGQxIPyrvN00yIjeDtP+C10B/YRDHh83zBuTc9qWiHkpPmHQHEQvz5g==\n"
+    "-----END PUBLIC KEY-----\n"
+)
 BLUE_IMAGE = "ami-a0a13b4485099631d"
 BLUE_RECORD = "sha256:7202d1292935d2671fc438f98bf64970a4a21b17b4f3cf5b3804cd4c1b0c058d"
 BLUE_SIG = ("xdzhPUtAYJkf8ZwyLL/hV3QZ0AMQdhD7aE3Wh4WqnvNyU5Y4xqAd7+WGrYOjrFqZOzIEyeTkB1VevPdQ"
@@ -329,7 +335,7 @@ def test_capacity_and_min_healthy(capacity: dict[str, Any], min_healthy: Any,
 @pytest.mark.parametrize("keys", [
     [],
     [{"id": "a", "type": "ed25519", "publicKey": PEM},
-     {"id": "ci/2026:b.key", "type": "ecdsa-p256", "publicKey": PEM}],
+     {"id": "ci/2026:b.key", "type": "ecdsa-p256", "publicKey": P256_PEM}],
 ])
 def test_trusted_keys(keys: list[dict[str, str]]) -> None:
     settings = parse(config_with({"kiln:trustedKeys": keys}), "dev")
@@ -348,9 +354,15 @@ def test_stack_names(stack: str) -> None:
     assert parse(base_config(), stack).stack == stack
 
 
-def test_other_namespaces_are_ignored() -> None:
-    config = config_with({"aws:profile": "ops", "other:servce": {"x": 1}, "kilnx:foo": 1})
+def test_aws_and_engine_namespaces_are_accepted() -> None:
+    config = config_with({"aws:profile": "ops", "pulumi:tags": {"team": "ops"}})
     assert parse(config, "dev") == parse(base_config(), "dev")
+
+
+@pytest.mark.parametrize("region", ["us-gov-west-1", "cn-north-1", "ap-southeast-2",
+                                    "eusc-de-east-1"])
+def test_regions_of_every_partition_are_accepted(region: str) -> None:
+    assert parse(config_with({"aws:region": region}), "dev").region == region
 
 
 # --- defaults -------------------------------------------------------------------------
@@ -725,8 +737,46 @@ ERROR_CASES: list[tuple[str, dict[str, Any], str, tuple[str, ...]]] = [
     # trusted keys
     ("keys-duplicate-id", {"kiln:trustedKeys": [
         {"id": "k1", "type": "ed25519", "publicKey": PEM},
-        {"id": "k1", "type": "ecdsa-p256", "publicKey": PEM}]},
+        {"id": "k1", "type": "ecdsa-p256", "publicKey": P256_PEM}]},
      "kiln:trustedKeys", ("lists key id", "twice")),
+    ("keys-type-mismatch", {"kiln:trustedKeys": [
+        {"id": "k1", "type": "ecdsa-p256", "publicKey": PEM}]},
+     "kiln:trustedKeys[0].publicKey", ("key 'k1'", "declared ecdsa-p256", "an ed25519 key")),
+    ("keys-type-mismatch-other-way", {"kiln:trustedKeys": [
+        {"id": "k2", "type": "ed25519", "publicKey": P256_PEM}]},
+     "kiln:trustedKeys[0].publicKey", ("key 'k2'", "declared ed25519", "an ecdsa-p256 key")),
+    ("keys-garbage-pem", {"kiln:trustedKeys": [
+        {"id": "k3", "type": "ed25519", "publicKey":
+         "-----BEGIN PUBLIC KEY-----\nnot base64 at all\n-----END PUBLIC KEY-----\n"}]},
+     "kiln:trustedKeys[0].publicKey", ("key 'k3'", "not a readable PEM public key")),
+    ("keys-truncated-pem", {"kiln:trustedKeys": [
+        {"id": "k4", "type": "ed25519", "publicKey": PEM[:60] + "\n-----END PUBLIC KEY-----"}]},
+     "kiln:trustedKeys[0].publicKey", ("key 'k4'", "not a readable PEM public key")),
+    ("keys-two-pems-glued", {"kiln:trustedKeys": [
+        {"id": "k5", "type": "ed25519", "publicKey": "x" + PEM}]},
+     "kiln:trustedKeys[0].publicKey", ("key 'k5'",)),
+    ("keys-pem-not-string", {"kiln:trustedKeys": [
+        {"id": "k6", "type": "ed25519", "publicKey": ["-----BEGIN PUBLIC KEY-----"]}]},
+     "kiln:trustedKeys[0].publicKey", ("key 'k6'", "expected a PEM public key")),
+    # namespaces and regions
+    ("namespace-typo", {"kilm:standby": "hot"}, "kilm:standby",
+     ("unknown config namespace 'kilm'", "did you mean 'kiln:'?")),
+    ("namespace-case", {"Kiln:standby": "hot"}, "Kiln:standby",
+     ("unknown config namespace 'Kiln'", "did you mean 'kiln:'?")),
+    ("namespace-other", {"other:servce": {"x": 1}}, "other:servce",
+     ("unknown config namespace 'other'", "expected one of kiln:, aws:, pulumi:")),
+    ("namespace-extra-letters", {"kilnx:foo": 1}, "kilnx:foo",
+     ("unknown config namespace 'kilnx'", "did you mean 'kiln:'?")),
+    ("namespace-missing", {"standby": "hot"}, "standby",
+     ("is not a config key", "<namespace>:<name>")),
+    ("namespace-empty", {":standby": "hot"}, ":standby",
+     ("unknown config namespace ''",)),
+    ("region-unknown", {"aws:region": "eu-west-9"}, "aws:region",
+     ("'eu-west-9' is not an AWS region", "did you mean")),
+    ("region-made-up", {"aws:region": "mars-north-1"}, "aws:region",
+     ("'mars-north-1' is not an AWS region",)),
+    ("region-global-pseudo", {"aws:region": "aws-global"}, "aws:region",
+     ("is not allowed", "an AWS region")),
     ("keys-not-pem", {"kiln:trustedKeys": [
         {"id": "k1", "type": "ed25519", "publicKey": "ssh-ed25519 AAAAC3Nza"}]},
      "kiln:trustedKeys[0].publicKey",

@@ -132,12 +132,17 @@ def existing_vpcs(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
+P256_PEM = (
+    "-----BEGIN PUBLIC KEY-----\n"
+    "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEzp7sZEbe9S0Xir7qZHznCwZ/LMJ9\n"
+    "u49pGQxIPyrvN00yIjeDtP+C10B/YRDHh83zBuTc9qWiHkpPmHQHEQvz5g==\n"
+    "-----END PUBLIC KEY-----\n"
+)
+PEM_OF_TYPE = {"ed25519": PEM, "ecdsa-p256": P256_PEM}
+
 trusted_keys = st.lists(
-    st.fixed_dictionaries({
-        "id": key_ids,
-        "type": st.sampled_from(["ed25519", "ecdsa-p256"]),
-        "publicKey": st.just(PEM),
-    }),
+    st.builds(lambda kid, ktype: {"id": kid, "type": ktype, "publicKey": PEM_OF_TYPE[ktype]},
+              key_ids, st.sampled_from(sorted(PEM_OF_TYPE))),
     max_size=3, unique_by=lambda k: k["id"])
 
 

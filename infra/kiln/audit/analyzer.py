@@ -6,22 +6,23 @@ port it prints (127.0.0.1), speaks the Analyzer service, then stops the process 
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import selectors
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import islice
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from kiln.audit import process, protos
+import grpc
+from google.protobuf import empty_pb2, struct_pb2
+
+from kiln.audit import process
 from kiln.audit.sources import AuditError, AuditResource, Provider
-
-if TYPE_CHECKING:
-    import grpc
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +35,30 @@ MAX_MESSAGE = 400 * 1024 * 1024
 LEVELS = {"advisory": 0, "mandatory": 1, "disabled": 2, "remediate": 3}  # EnforcementLevel
 
 
-def _struct(value: Mapping[str, Any]) -> Any:
-    # gRPC and protobuf load while the pack boots, not before it starts.
-    from google.protobuf import struct_pb2  # noqa: PLC0415
+class _Protocol:
+    """The engine's Analyzer protocol, as the Pulumi SDK ships it (``pulumi.runtime.proto``).
 
+    Loaded on first use: only ``kiln audit --analyzer`` speaks the protocol, and importing
+    it loads the whole SDK (~0.4 s) that the in-process audit never needs.
+    """
+
+    @functools.cached_property
+    def pb2(self) -> Any:
+        from pulumi.runtime.proto import analyzer_pb2  # noqa: PLC0415 (see above)
+
+        return analyzer_pb2
+
+    @functools.cached_property
+    def grpc(self) -> Any:
+        from pulumi.runtime.proto import analyzer_pb2_grpc  # noqa: PLC0415 (see above)
+
+        return analyzer_pb2_grpc
+
+
+protocol = _Protocol()
+
+
+def _struct(value: Mapping[str, Any]) -> Any:
     message = struct_pb2.Struct()
     message.update(value)
     return message
@@ -54,18 +75,13 @@ def _last_error(text: str) -> str:
 
 
 class Analyzer:
-    """A running policy pack. Use as a context manager; the process is stopped on exit.
-
-    Starting the process needs nothing but the standard library, so callers start it first
-    and let it boot while they import gRPC and build what it will evaluate.
-    """
+    """A running policy pack. Use as a context manager; the process is stopped on exit."""
 
     def __init__(self, pack_dir: Path, *, project: str, stack: str, config: Mapping[str, str],
-                 waivers: Path | None = None, python: str | None = None,
-                 started: process.PackProcess | None = None) -> None:
-        """Start the pack, or take over ``started`` (a pack already started this way)."""
+                 waivers: Path | None = None, python: str | None = None) -> None:
+        """Start the pack as the engine does."""
         self.pack_dir = pack_dir
-        self.pack = started or process.start(pack_dir, project=project, stack=stack,
+        self.pack = process.start(pack_dir, project=project, stack=stack,
                                              config=config, waivers=waivers, python=python)
         self.process = self.pack.popen
         self.pid = self.process.pid
@@ -74,17 +90,9 @@ class Analyzer:
         self.channel: grpc.Channel | None = None  # set by connect()
         self.stub: Any = None
 
-    def connect(self, timeout: float = START_TIMEOUT,
-                meanwhile: Callable[[], bool] | None = None) -> None:
-        """Wait for the pack to print its port, then open the gRPC channel.
-
-        ``meanwhile`` is called, between checks of the pack's output, while it returns True:
-        work done while the pack boots (a short step per call).
-        """
-        # gRPC and protobuf load while the pack boots, not before it starts.
-        import grpc  # noqa: PLC0415
-
-        self.port = self._read_port(timeout, meanwhile)
+    def connect(self, timeout: float = START_TIMEOUT) -> None:
+        """Wait for the pack to print its port, then open the gRPC channel."""
+        self.port = self._read_port(timeout)
         options = [("grpc.max_receive_message_length", MAX_MESSAGE),
                    ("grpc.max_send_message_length", MAX_MESSAGE)]
         self.channel = grpc.insecure_channel(f"127.0.0.1:{self.port}", options=options)
@@ -92,9 +100,9 @@ class Analyzer:
             grpc.channel_ready_future(self.channel).result(timeout=timeout)
         except grpc.FutureTimeoutError:
             raise AuditError(f"the policy pack on port {self.port} did not answer") from None
-        self.stub = protos.analyzer_pb2_grpc().AnalyzerStub(self.channel)
+        self.stub = protocol.grpc.AnalyzerStub(self.channel)
 
-    def _read_port(self, timeout: float, meanwhile: Callable[[], bool] | None) -> int:
+    def _read_port(self, timeout: float) -> int:
         assert self.process.stdout is not None
         selector = selectors.DefaultSelector()
         selector.register(self.process.stdout, selectors.EVENT_READ)
@@ -102,9 +110,6 @@ class Analyzer:
         line = b""
         while not line.endswith(b"\n"):
             remaining = deadline - time.monotonic()
-            if meanwhile is not None and remaining > 0 and not selector.select(0):
-                meanwhile = meanwhile if meanwhile() else None
-                continue
             if remaining <= 0 or not selector.select(remaining):
                 raise AuditError(f"the policy pack did not start within {timeout:.0f} s")
             chunk = os.read(self.process.stdout.fileno(), 64)
@@ -123,14 +128,11 @@ class Analyzer:
         return _last_error(self.pack.stderr.read().decode("utf-8", "replace"))
 
     def info(self) -> Any:
-        # gRPC and protobuf load while the pack boots, not before it starts.
-        from google.protobuf import empty_pb2  # noqa: PLC0415
-
         return self.stub.GetAnalyzerInfo(empty_pb2.Empty(), timeout=CALL_TIMEOUT)
 
     def configure(self, config: Mapping[str, tuple[str, Mapping[str, Any]]]) -> None:
         """Send each policy's enforcement level and properties, as the engine does."""
-        analyzer_pb2 = protos.analyzer_pb2()
+        analyzer_pb2 = protocol.pb2
         request = analyzer_pb2.ConfigureAnalyzerRequest()
         for name, (level, properties) in config.items():
             request.policyConfig[name].CopyFrom(analyzer_pb2.PolicyConfig(
@@ -193,42 +195,26 @@ class Analyzer:
 class Requests:
     """The requests of one evaluation: one ``AnalyzeRequest`` per resource of ``analyzed``
     (its inputs) and, unless ``stack_resources`` is None, one ``AnalyzeStackRequest`` over
-    them (their outputs).
-
-    Requests are built ahead with :meth:`build` while the pack boots; whatever is left is
-    built as the calls are made.
+    them (their outputs), built as the calls are made.
     """
 
     def __init__(self, analyzed: Sequence[AuditResource],
                  stack_resources: Sequence[AuditResource] | None) -> None:
         self.analyzed = analyzed
         self._providers: dict[str, Any] = {}
-        self._built: list[Any] = []
         self._stack = None if stack_resources is None \
             else StackRequest(stack_resources, self._providers)
 
-    def build(self, count: int = 32) -> bool:
-        """Build up to ``count`` more requests: Analyze ones first, then the stack's
-        entries. False once everything is built."""
-        done = len(self._built)
-        if done < len(self.analyzed):
-            self._built.extend(self._request(res) for res in self.analyzed[done:done + count])
-            return True
-        if self._stack is not None and self._stack.left:
-            self._stack.add(count)
-            return self._stack.left > 0
-        return False
-
     def analyze(self) -> Iterator[tuple[AuditResource, Any]]:
-        for index, res in enumerate(self.analyzed):
-            yield res, self._built[index] if index < len(self._built) else self._request(res)
+        for res in self.analyzed:
+            yield res, self._request(res)
 
     def stack(self) -> StackRequest | None:
         """The ``AnalyzeStackRequest`` under construction (None without a stack)."""
         return self._stack
 
     def _request(self, res: AuditResource) -> Any:
-        return protos.analyzer_pb2().AnalyzeRequest(
+        return protocol.pb2.AnalyzeRequest(
             urn=res.urn, type=res.type, name=res.name, properties=_struct(res.inputs),
             options=_options(res), provider=_cached_provider(self._providers, res.provider))
 
@@ -237,7 +223,7 @@ class StackRequest:
     """An ``AnalyzeStackRequest`` built a few resources at a time."""
 
     def __init__(self, resources: Sequence[AuditResource], providers: dict[str, Any]) -> None:
-        self.request = protos.analyzer_pb2().AnalyzeStackRequest()
+        self.request = protocol.pb2.AnalyzeStackRequest()
         self.left = len(resources)
         self._todo = iter(resources)
         self._providers = providers
@@ -261,7 +247,7 @@ class StackRequest:
 
 
 def _options(res: AuditResource) -> Any:
-    analyzer_pb2 = protos.analyzer_pb2()
+    analyzer_pb2 = protocol.pb2
     opts = res.options
     timeouts = opts.get("customTimeouts") or {}
     return analyzer_pb2.AnalyzerResourceOptions(
@@ -300,6 +286,6 @@ def _cached_provider(built: dict[str, Any], provider: Provider | None) -> Any:
 def _provider(provider: Provider | None) -> Any:
     if provider is None:
         return None
-    return protos.analyzer_pb2().AnalyzerProviderResource(
+    return protocol.pb2.AnalyzerProviderResource(
         urn=provider.urn, type=provider.type, name=provider.name,
         properties=_struct(provider.props))

@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import jsonschema
+import yaml
+
 from kiln.audit.sources import AuditError
 
 LEVELS = ("advisory", "mandatory", "remediate", "disabled")
 LEVEL_NAMES = {0: "advisory", 1: "mandatory", 2: "disabled", 3: "remediate"}
 SEVERITY_NAMES = {0: "", 1: "low", 2: "medium", 3: "high", 4: "critical"}
-JSON_TYPES: dict[str, tuple[type, ...]] = {
-    "array": (list,), "object": (dict,), "string": (str,), "boolean": (bool,),
-    "integer": (int,), "number": (int, float)}
 
 PolicyConfig = dict[str, tuple[str, dict[str, Any]]]
 
@@ -40,15 +40,9 @@ class PolicyInfo:
     required: tuple[str, ...] = ()
 
 
-def prepare() -> None:
-    """Load what :func:`policies` uses, while there is time (the pack is booting)."""
-    # Loaded while the pack boots, not before it starts.
-    from google.protobuf import json_format  # noqa: PLC0415, F401
-
-
 def policies(info: Any) -> list[PolicyInfo]:
     """The pack's policies from a ``GetAnalyzerInfo`` response."""
-    # Loaded while the pack boots, not before it starts.
+    # protobuf's JSON support, for the --analyzer path only.
     from google.protobuf import json_format  # noqa: PLC0415
 
     found = []
@@ -120,20 +114,31 @@ def reconcile(infos: list[PolicyInfo], file_config: Mapping[str, Any], source: s
     return result
 
 
+def policy_schema(info: PolicyInfo) -> dict[str, Any]:
+    """The JSON schema the engine checks one policy's config against: the policy's own
+    properties and required list, plus its enforcement level; nothing else."""
+    return {"$schema": "http://json-schema.org/draft-07/schema#", "type": "object",
+            "properties": {**info.schema,
+                           "enforcementLevel": {"type": "string", "enum": list(LEVELS)}},
+            "required": list(info.required), "additionalProperties": False}
+
+
 def _check(info: PolicyInfo, props: Mapping[str, Any], source: str) -> None:
-    """The engine validates config against each policy's schema; so do we (types, required)."""
-    for name in info.required:
-        if name not in props:
-            raise AuditError(f"{source}: {info.name}.{name} is required")
-    for name, value in props.items():
-        schema = info.schema.get(name)
-        if not isinstance(schema, Mapping):
-            raise AuditError(f"{source}: {info.name} has no property {name!r} (allowed: "
-                             f"{', '.join(sorted(info.schema)) or 'none'})")
-        expected = JSON_TYPES.get(str(schema.get("type")))
-        if expected and (not isinstance(value, expected) or (isinstance(value, bool)
-                         and bool not in expected)):
-            raise AuditError(f"{source}: {info.name}.{name} must be of type {schema['type']}")
+    """Validate a policy's config with the full JSON schema (draft 7), as the engine does."""
+    schema = policy_schema(info)
+    try:
+        validator = jsonschema.Draft7Validator(schema)
+        error = jsonschema.exceptions.best_match(validator.iter_errors(dict(props)))
+    except jsonschema.exceptions.SchemaError as bad:
+        raise AuditError(f"{source}: {info.name} has an invalid config schema "
+                         f"({bad.message.splitlines()[0]})") from None
+    if error is None:
+        return
+    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
+    message = " ".join(error.message.split())
+    if len(message) > 160:
+        message = message[:157] + "..."
+    raise AuditError(f"{source}: {info.name}{where}: {message}")
 
 
 @dataclass(frozen=True)
@@ -152,11 +157,7 @@ def frameworks(pack_dir: Path, rule_ids: set[str]) -> list[Framework]:
 
 def read_frameworks(pack_dir: Path) -> list[tuple[Path, Mapping[str, Any]]]:
     """Each ``frameworks/*.yaml`` parsed and its shape checked; :func:`check_frameworks`
-    checks the rules it maps once the pack's rules are known (an audit reads the files
-    while the pack boots)."""
-    # Loaded while the pack boots, not before it starts.
-    import yaml  # noqa: PLC0415
-
+    checks the rules it maps once the pack's rules are known."""
     found = []
     for path in sorted((pack_dir / "frameworks").glob("*.yaml")):
         try:

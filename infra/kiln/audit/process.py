@@ -2,24 +2,20 @@
 
 The engine runs a Python pack as ``python -u -m pulumi.policy <engine address> <pack dir>``
 from the pack's directory, with the stack in ``PULUMI_STACK``/``PULUMI_PROJECT`` and its
-config in ``PULUMI_CONFIG``; the pack prints the port it listens on. This module needs only
-the standard library, so ``kiln audit`` can start the pack before anything else is imported
-(:mod:`kiln.cli.launch`); :class:`kiln.audit.analyzer.Analyzer` talks to it.
+config in ``PULUMI_CONFIG``; the pack prints the port it listens on.
+:class:`kiln.audit.analyzer.Analyzer` talks to it.
 """
 
 from __future__ import annotations
 
-import atexit
+import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping
-
-TYPE_CHECKING = False  # typing is not imported on the way to an early start
-if TYPE_CHECKING:
-    from typing import IO
-
+from typing import IO
 
 
 def launch(pack_dir: str | os.PathLike[str], *, project: str, stack: str,
@@ -30,15 +26,7 @@ def launch(pack_dir: str | os.PathLike[str], *, project: str, stack: str,
             os.path.realpath(waivers) if waivers is not None else "", python or sys.executable)
 
 
-# json and tempfile are imported only when needed: an early start (kiln.cli.launch) needs
-# neither, and their imports (~20 ms) would delay the pack.
-
 def _json(config: Mapping[str, str]) -> str:
-    if not config:
-        return "{}"
-    # The early start (kiln.cli.launch) needs the standard library only, and little of it.
-    import json  # noqa: PLC0415
-
     return json.dumps(dict(config), sort_keys=True)
 
 
@@ -46,9 +34,6 @@ def _scratch_file() -> IO[bytes]:
     """An anonymous file for the pack's stderr: in memory where the OS offers it."""
     if hasattr(os, "memfd_create"):
         return open(os.memfd_create("kiln-pack-stderr"), "w+b")
-    # The early start (kiln.cli.launch) needs the standard library only, and little of it.
-    import tempfile  # noqa: PLC0415
-
     return tempfile.TemporaryFile()
 
 
@@ -88,33 +73,3 @@ def start(pack_dir: str | os.PathLike[str], *, project: str, stack: str,
           python: str | None = None) -> PackProcess:
     return PackProcess(launch(pack_dir, project=project, stack=stack, config=config,
                               waivers=waivers, python=python))
-
-
-class _Early:
-    """A pack started before the command knew it needed one (:func:`start_early`)."""
-
-    pack: PackProcess | None = None
-
-
-_early = _Early()
-
-
-def start_early(pack_dir: str | os.PathLike[str], *, project: str, stack: str,
-                config: Mapping[str, str], waivers: str | os.PathLike[str] | None = None,
-                ) -> None:
-    """Start a pack now for an audit that has yet to be set up; :func:`take` hands it over.
-    A pack nobody takes is stopped when the interpreter exits."""
-    if _early.pack is not None:
-        _early.pack.stop()
-    _early.pack = start(pack_dir, project=project, stack=stack, config=config, waivers=waivers)
-    atexit.register(_early.pack.stop)
-
-
-def take(launched: tuple[str, ...]) -> PackProcess | None:
-    """The early pack if it was started exactly as ``launched`` says; otherwise None, and
-    the early pack, if any, is stopped."""
-    pack, _early.pack = _early.pack, None
-    if pack is not None and pack.launch != launched:
-        pack.stop()
-        return None
-    return pack

@@ -1,25 +1,27 @@
-"""One audit end to end: resources → the policy pack over gRPC → a :class:`Report`."""
+"""One audit end to end: resources → the pack's rules → a :class:`Report`.
+
+By default the rules run in this process (:mod:`kiln.audit.inprocess`); with
+``analyzer=True`` the pack is started as the engine starts it and asked over gRPC
+(:mod:`kiln.audit.analyzer`). Both read the same config file, validated the same way, and
+the same waivers, and their answers go through the same collector.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from kiln.audit import html, packconfig, process, sarif
+from kiln.audit import html, inprocess, packconfig, sarif
 from kiln.audit import junit as junit_xml
-from kiln.audit.analyzer import Analyzer, Requests
+from kiln.audit.report import Collector, Report, sort_findings
 from kiln.audit.sources import AuditError, Source
 from kiln.project.files import atomic_write
 from kiln.project.layout import PACK_DIR, top_level_value
 
-if TYPE_CHECKING:
-    from kiln.audit.report import Report
-
 log = logging.getLogger(__name__)
-
 
 
 def pack_dir(root: Path) -> Path:
@@ -31,73 +33,75 @@ def pack_dir(root: Path) -> Path:
 
 def evaluate(source_factory: Callable[[], Source], *, pack: Path, environment: str,
              project: str, stack: str, config: dict[str, str],
-             waivers: Path | None = None) -> Report:
-    """Start the pack, build the source meanwhile, then evaluate it as the engine would.
+             waivers: Path | None = None, analyzer: bool = False) -> Report:
+    """Evaluate the source's resources against the pack and build the report.
 
-    ``config`` is the stack config the pack sees in ``PULUMI_CONFIG`` (empty for an export,
-    whose providers carry their region). The pack is started first, or taken over from
-    :mod:`kiln.cli.launch` when that started it for this very audit, so that it boots while the
-    source and the requests are built.
+    ``config`` is the stack config the pack sees (``PULUMI_CONFIG``; empty for an export,
+    whose providers carry their region).
     """
     file_config = packconfig.load(pack, environment)
-    with _adopt_or_start(pack, project=project, stack=stack, config=config,
-                         waivers=waivers) as analyzer:
-        # Loaded while the pack boots, not before it starts.
-        import grpc  # noqa: PLC0415, after the pack is started: it boots while this loads
+    if analyzer:
+        return _over_grpc(source_factory, pack=pack, environment=environment, project=project,
+                          stack=stack, config=config, waivers=waivers, file_config=file_config)
+    started = time.perf_counter()
+    rules = inprocess.load(pack)
+    infos = inprocess.infos(rules)
+    policy_config = packconfig.reconcile(infos, file_config,
+                                         str(packconfig.config_path(pack, environment)))
+    loaded_waivers = inprocess.load_waivers(rules, pack, waivers)
+    source = source_factory()
+    ready = time.perf_counter()
+    evaluator = inprocess.Evaluator(rules, policy_config, loaded_waivers, stack=stack,
+                                    stack_config=config)
+    return _report(source, evaluator.evaluate(source), pack=pack, environment=environment,
+                   name=rules.name, infos=infos, policy_config=policy_config, started=started,
+                   ready=ready)
 
+
+def _over_grpc(source_factory: Callable[[], Source], *, pack: Path, environment: str,
+               project: str, stack: str, config: dict[str, str], waivers: Path | None,
+               file_config: dict[str, Any]) -> Report:
+    # gRPC and the engine's protocol load only for --analyzer.
+    import grpc  # noqa: PLC0415
+
+    from kiln.audit.analyzer import Analyzer, Requests  # noqa: PLC0415
+
+    with Analyzer(pack, project=project, stack=stack, config=config,
+                  waivers=waivers) as server:
+        started = server.started
+        source = source_factory()
         try:
-            return _evaluate(analyzer, source_factory, pack=pack, environment=environment,
-                             file_config=file_config)
+            server.connect()
+            info = server.info()
+            infos = packconfig.policies(info)
+            policy_config = packconfig.reconcile(
+                infos, file_config, str(packconfig.config_path(pack, environment)))
+            server.configure(policy_config)
+            ready = time.perf_counter()
+            answers = list(server.evaluate(Requests(source.analyzed, source.resources)))
         except grpc.RpcError as error:
             details = error.details() if isinstance(error, grpc.Call) else str(error)
             raise AuditError(f"the policy pack failed: {' '.join(str(details).split())}") \
                 from None
+        return _report(source, answers, pack=pack, environment=environment, name=info.name,
+                       infos=infos, policy_config=policy_config, started=started, ready=ready)
 
 
-def _adopt_or_start(pack: Path, *, project: str, stack: str, config: dict[str, str],
-                    waivers: Path | None) -> Analyzer:
-    """An analyzer on the pack :mod:`kiln.cli.launch` started early for this very audit, or on a
-    new one."""
-    early = process.take(process.launch(pack, project=project, stack=stack, config=config,
-                                        waivers=waivers))
-    return Analyzer(pack, project=project, stack=stack, config=config, waivers=waivers,
-                    started=early)
-
-
-def _evaluate(analyzer: Analyzer, source_factory: Callable[[], Source], *, pack: Path,
-              environment: str, file_config: dict[str, Any]) -> Report:
-    # Loaded while the pack boots, not before it starts.
-    from kiln.audit.report import Collector, Report, sort_findings  # noqa: PLC0415, the pack is booting
-
-    started = time.perf_counter()
-    source = source_factory()
-    requests = Requests(source.analyzed, source.resources)
-    # While the pack boots: the mappings, the module that reads its answer, the requests.
-    mappings = packconfig.read_frameworks(pack)
-    packconfig.prepare()
-    analyzer.connect(meanwhile=requests.build)
-    connected = time.perf_counter()
-    info = analyzer.info()
-    infos = packconfig.policies(info)
-    frameworks = packconfig.check_frameworks(mappings, {p.name for p in infos})
-    policy_config = packconfig.reconcile(
-        infos, file_config, str(packconfig.config_path(pack, environment)))
-    analyzer.configure(policy_config)
-    levels = {name: level for name, (level, _) in policy_config.items()}
+def _report(source: Source, answers: Iterable[tuple[Any, Any]], *, pack: Path,
+            environment: str, name: str, infos: list[packconfig.PolicyInfo],
+            policy_config: packconfig.PolicyConfig, started: float, ready: float) -> Report:
+    frameworks = packconfig.frameworks(pack, {p.name for p in infos})
+    levels = {rule: level for rule, (level, _) in policy_config.items()}
     collector = Collector(source, infos, levels)
-    analyzed = connected
-    for resource, response in analyzer.evaluate(requests):
+    for resource, response in answers:
         if resource is None:
             collector.stack(response)
         else:
             collector.resource(resource.urn, response)
-            analyzed = time.perf_counter()
     done = time.perf_counter()
-    durations = {"packReady": connected - analyzer.started, "analyze": analyzed - connected,
-                 "analyzeStack": done - analyzed, "total": done - analyzer.started,
-                 "source": connected - started}
+    durations = {"ready": ready - started, "evaluate": done - ready, "total": done - started}
     return Report(project=source.project, stack=source.stack, environment=environment,
-                  origin=source.origin, pack={"name": info.name, "version": _version(pack)},
+                  origin=source.origin, pack={"name": name, "version": _version(pack)},
                   rules=sorted(infos, key=lambda p: p.name), levels=levels,
                   frameworks=frameworks, resources=len(source.analyzed),
                   findings=sort_findings(collector.findings), checks=collector.checks,

@@ -97,12 +97,21 @@ def from_capture(capture: Any, config: Mapping[str, str]) -> Source:
     for res in capture.resources:
         resources.append(AuditResource(
             urn=res.urn, type=res.type, name=res.name, custom=res.custom,
-            inputs=dict(res.inputs), outputs={**res.inputs, **_jsonable(res.outputs)},
+            inputs=dict(res.inputs), outputs=_with_id({**res.inputs, **_jsonable(res.outputs)},
+                                                      res.id if res.custom else ""),
             parent=res.parent or stack, dependencies=tuple(res.dependencies),
             property_dependencies=dict(res.property_dependencies),
             options=dict(res.options), provider=provider if res.type.startswith("aws:")
             else None))
     return Source(capture.project, capture.stack, "capture", tuple(resources), dict(config))
+
+
+def _with_id(outputs: dict[str, Any], resource_id: str) -> dict[str, Any]:
+    """Outputs with the resource's ``id``, as the engine's state holds it for a custom
+    resource (a stack rule matches references by id)."""
+    if resource_id and "id" not in outputs:
+        return {**outputs, "id": resource_id}
+    return outputs
 
 
 def _jsonable(value: Any) -> Any:
@@ -114,24 +123,24 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _readable(value: Any) -> Any:
-    """Export values → wire format: decrypted secrets kept as secrets, encrypted ones unknown."""
-    if isinstance(value, Mapping):
-        if value.get(SIG_KEY) == SECRET_SIG:
-            if "plaintext" in value:  # `pulumi stack export --show-secrets`
-                try:
-                    inner = json.loads(value["plaintext"])
-                except (TypeError, ValueError):
-                    inner = value["plaintext"]
-                return {SIG_KEY: SECRET_SIG, "value": _readable(inner)}
-            if "value" in value:
-                return {SIG_KEY: SECRET_SIG, "value": _readable(value["value"])}
-            # Encrypted with the stack's secrets provider: unreadable offline.
-            return {SIG_KEY: SECRET_SIG, "value": UNKNOWN}
-        # The engine leaves its internal keys (`__defaults`, `__meta`) out of Analyze.
-        return {k: _readable(v) for k, v in value.items() if not str(k).startswith("__")}
-    if isinstance(value, list):
-        return [_readable(v) for v in value]
+def _readable(value: dict[str, Any]) -> Any:
+    """One JSON object of an export → wire format (a ``json.loads`` object hook, so nested
+    objects are already converted): decrypted secrets kept as secrets, encrypted ones
+    unknown, and the engine's internal keys (``__defaults``, ``__meta``) left out, as the
+    engine leaves them out of ``Analyze``."""
+    if value.get(SIG_KEY) == SECRET_SIG:
+        if "plaintext" in value:  # `pulumi stack export --show-secrets`
+            try:
+                inner = json.loads(value["plaintext"], object_hook=_readable)
+            except (TypeError, ValueError):
+                inner = value["plaintext"]
+            return {SIG_KEY: SECRET_SIG, "value": inner}
+        if "value" in value:
+            return {SIG_KEY: SECRET_SIG, "value": value["value"]}
+        # Encrypted with the stack's secrets provider: unreadable offline.
+        return {SIG_KEY: SECRET_SIG, "value": UNKNOWN}
+    if any(str(k).startswith("__") for k in value):
+        return {k: v for k, v in value.items() if not str(k).startswith("__")}
     return value
 
 
@@ -144,7 +153,9 @@ def _load_export(path: Path) -> Mapping[str, Any]:
         raise AuditError(f"{path}: cannot read ({getattr(error, 'strerror', None) or error})") \
             from None
     try:
-        data = json.loads(text)
+        # Most exports hold no secret and no internal key: parsed as is, at C speed.
+        data = json.loads(text, object_hook=_readable) \
+            if SIG_KEY in text or '"__' in text else json.loads(text)
     except json.JSONDecodeError as error:
         raise AuditError(f"{path}: not a JSON stack export ({error.msg} at line "
                          f"{error.lineno})") from None
@@ -156,8 +167,9 @@ def _load_export(path: Path) -> Mapping[str, Any]:
     return data["deployment"]
 
 
-def from_export(path: Path, stack: str) -> Source:
-    """Resources of a ``pulumi stack export`` (deployment version 3) for ``stack``."""
+def from_export(path: Path, stack: str | None = None) -> Source:
+    """Resources of a ``pulumi stack export`` (deployment version 3) of ``stack`` (when
+    None, of the stack its URNs name)."""
     deployment = _load_export(path)
     raw = deployment.get("resources") or []
     if not isinstance(raw, list):
@@ -170,17 +182,18 @@ def from_export(path: Path, stack: str) -> Source:
         if len(parts) < 4 or not parts[0].startswith("urn:pulumi:"):
             raise AuditError(f"{path}: {entry['urn']!r} is not a Pulumi URN")
         found = parts[0][len("urn:pulumi:"):]
+        stack = stack or found
         if found != stack:
             raise AuditError(f"{path}: the export is of stack {found!r}, not {stack!r}")
         project = parts[1]
-    if not entries:
+    if not entries or stack is None:
         raise AuditError(f"{path}: the export holds no resources")
     providers = {}
     for entry in entries:
         if entry["type"].startswith(PROVIDER_PREFIX):
             ref = f"{entry['urn']}::{entry.get('id', '')}"
             providers[ref] = Provider(entry["urn"], entry["type"], entry["urn"].split("::")[-1],
-                                      _readable(entry.get("inputs") or {}))
+                                      dict(entry.get("inputs") or {}))
     config: dict[str, str] = {}
     resources = []
     for entry in entries:
@@ -190,8 +203,10 @@ def from_export(path: Path, stack: str) -> Source:
             config.setdefault("aws:region", str(provider.props["region"]))
         resources.append(AuditResource(
             urn=entry["urn"], type=entry["type"], name=entry["urn"].split("::")[-1],
-            custom=bool(entry.get("custom")), inputs=_readable(entry.get("inputs") or {}),
-            outputs=_readable(entry.get("outputs") or {}), parent=entry.get("parent") or "",
+            custom=bool(entry.get("custom")), inputs=dict(entry.get("inputs") or {}),
+            outputs=_with_id(dict(entry.get("outputs") or {}),
+                             str(entry.get("id") or "") if entry.get("custom") else ""),
+            parent=entry.get("parent") or "",
             dependencies=tuple(entry.get("dependencies") or ()),
             property_dependencies={k: tuple(v) for k, v in
                                    (entry.get("propertyDependencies") or {}).items()},

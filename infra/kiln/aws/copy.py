@@ -33,3 +33,11 @@ def copy_image(source_image: str, source_region: str, target_region: str, name: 
     ec2.get_waiter("image_available").wait(ImageIds=[image],
                                             WaiterConfig={"Delay": 5, "MaxAttempts": 120})
     return image
+
+
+def tag_release(region: str, image: str, record: str, signature: str, key_id: str) -> None:
+    """Tag a copy like a bake: the record that describes it and its signature."""
+    client("ec2", region).create_tags(Resources=[image], Tags=[
+        {"Key": naming.TAG_RELEASE, "Value": record},
+        {"Key": naming.TAG_SIGNATURE, "Value": signature},
+        {"Key": naming.TAG_SIGNATURE_KEY, "Value": key_id}])

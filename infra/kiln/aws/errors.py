@@ -22,6 +22,13 @@ class AwsError(OperationError, RuntimeError):
         self.code = code
 
 
+class AwsTimeoutError(AwsError):
+    """An AWS call got no answer in time (message: the call, the endpoint, how long)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "Timeout")
+
+
 @contextmanager
 def calling(what: str) -> Iterator[None]:
     """Turn botocore errors raised inside the block into :class:`AwsError` about ``what``."""

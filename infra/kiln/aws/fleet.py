@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from kiln.aws.clients import client
 from kiln.model import naming
@@ -42,17 +44,49 @@ def colour_state(region: str, asg_name: str) -> ColourState:
     return ColourState(asg_name, image, int(group["DesiredCapacity"]), warm, instances)
 
 
-def running_images(region: str, service: str, stack: str) -> dict[str, str]:
-    """instance id → AMI id of every running instance tagged with the service and stack."""
-    ec2 = client("ec2", region)
+ALIVE = {"Name": "instance-state-name", "Values": ["pending", "running"]}
+
+
+def _images(ec2: Any, **query: Any) -> dict[str, str]:
     found: dict[str, str] = {}
-    for page in ec2.get_paginator("describe_instances").paginate(Filters=[
-            {"Name": f"tag:{naming.TAG_SERVICE}", "Values": [service]},
-            {"Name": f"tag:{naming.TAG_STACK}", "Values": [stack]},
-            {"Name": "instance-state-name", "Values": ["pending", "running"]}]):
+    for page in ec2.get_paginator("describe_instances").paginate(**query):
         for reservation in page["Reservations"]:
             for inst in reservation["Instances"]:
-                found[inst["InstanceId"]] = inst["ImageId"]
+                if inst["State"]["Name"] in ("pending", "running"):
+                    found[inst["InstanceId"]] = inst["ImageId"]
+    return found
+
+
+def stack_subnets(region: str, service: str, stack: str) -> list[str]:
+    """The subnets tagged for the stack (the program tags every subnet it creates)."""
+    ec2 = client("ec2", region)
+    subnets = ec2.describe_subnets(Filters=[
+        {"Name": f"tag:{naming.TAG_SERVICE}", "Values": [service]},
+        {"Name": f"tag:{naming.TAG_STACK}", "Values": [stack]}])["Subnets"]
+    return [s["SubnetId"] for s in subnets]
+
+
+def running_images(region: str, service: str, stack: str, *,
+                   subnets: Iterable[str] = (), target_groups: Iterable[str] = ()
+                   ) -> dict[str, str]:
+    """instance id → AMI id of every running instance that belongs to the stack, tagged or
+    not: tagged with the service and stack, in one of ``subnets``, or registered in one of
+    ``target_groups``."""
+    ec2 = client("ec2", region)
+    found = _images(ec2, Filters=[
+        {"Name": f"tag:{naming.TAG_SERVICE}", "Values": [service]},
+        {"Name": f"tag:{naming.TAG_STACK}", "Values": [stack]}, ALIVE])
+    subnet_ids = sorted(set(subnets))
+    if subnet_ids:
+        found.update(_images(ec2, Filters=[{"Name": "subnet-id", "Values": subnet_ids},
+                                           ALIVE]))
+    elb = client("elbv2", region)
+    registered = {d["Target"]["Id"] for arn in target_groups
+                  for d in elb.describe_target_health(TargetGroupArn=arn)
+                  ["TargetHealthDescriptions"] if d["Target"]["Id"].startswith("i-")}
+    missing = sorted(registered - set(found))
+    if missing:
+        found.update(_images(ec2, InstanceIds=missing))
     return found
 
 

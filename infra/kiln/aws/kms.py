@@ -8,6 +8,7 @@ access and no KMS permission.
 from __future__ import annotations
 
 import base64
+import re
 
 from cryptography.hazmat.primitives import serialization
 
@@ -17,10 +18,23 @@ from kiln.release.signing import ECDSA_P256, PublicKey, Signature, SignatureErro
 
 ALGORITHM = "ECDSA_SHA_256"
 KEY_SPEC = "ECC_NIST_P256"
+_UUID = r"[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}|mrk-[0-9a-f]{32}"
+_ALIAS = r"alias/[A-Za-z0-9/_-]{1,250}"
+KEY_ID = re.compile(rf"(?:{_UUID}|{_ALIAS}|arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{{12}}:"
+                    rf"(?:key/(?:{_UUID})|{_ALIAS}))")
+
+
+def check_key_id(key_id: str) -> str:
+    """A KMS key id, ``alias/<name>`` or key/alias ARN; anything else is bad input."""
+    if not KEY_ID.fullmatch(key_id):
+        raise SignatureError(f"kms:{key_id!r} is not a KMS key id, alias/<name> or key ARN "
+                             "(e.g. kms:alias/kiln-release)")
+    return key_id
 
 
 def public_key(key_id: str, region: str | None = None) -> PublicKey:
     """The key's public half as PEM, named by the key's ARN; refuse keys that cannot sign."""
+    check_key_id(key_id)
     kms = client("kms", region)
     with calling(f"kms GetPublicKey {key_id}"):
         reply = kms.get_public_key(KeyId=key_id)

@@ -10,28 +10,36 @@ chain from the same entry — the loser re-reads and retries. Locks are items
 from __future__ import annotations
 
 import json
+import logging
 import os
 import random
 import socket
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from kiln.aws.clients import client
+from kiln.aws.ledger_anchor import TableAnchor
 from kiln.project.locks import StackBusyError
 from kiln.release.ledger import (
     Entry,
     LedgerError,
+    SignerSlot,
+    Verified,
+    check_action,
     default_actor,
     new_entry,
     now,
     parse_entry,
-    verify_chain,
 )
+from kiln.release.ledger_trust import Anchor, audit, checkpoint_of, sign_entry
 from kiln.release.record import canonical
+from kiln.release.signing import PublicKey, Signer
+
+log = logging.getLogger(__name__)
 
 LEDGER_PK = "ledger"
 LOCK_TTL_SECONDS = 15 * 60
@@ -65,18 +73,27 @@ def ensure_table(name: str) -> None:
 
 
 class TableLedger:
-    def __init__(self, table: str) -> None:
+    """Entries signed by the acting key; the head anchored in ``anchors`` (default: a
+    checkpoint item in the same table)."""
+
+    def __init__(self, table: str, signer: Signer | None = None,
+                 anchors: Sequence[Anchor] | None = None) -> None:
         self.table = table
         self.dynamodb = client("dynamodb", _region())
+        self.signer = SignerSlot(signer)
+        self.anchors = [TableAnchor(table)] if anchors is None else list(anchors)
 
     def _decode(self, item: Mapping[str, Any]) -> Entry:
-        where = f"table {self.table} seq {item['seq']['N']}"
-        text = item["entry"]["S"]
+        where = f"table {self.table} seq {item.get('seq', {}).get('N')}"
+        text = item.get("entry", {}).get("S")
+        if not isinstance(text, str):
+            raise LedgerError(f"{where}: item holds no entry")
         try:
-            entry = parse_entry(json.loads(text), where)
+            raw = json.loads(text)
         except ValueError:
             raise LedgerError(f"{where}: not JSON") from None
-        if canonical(json.loads(text)) != text.encode() or str(entry.seq) != item["seq"]["N"]:
+        entry = parse_entry(raw, where)
+        if canonical(raw) != text.encode() or str(entry.seq) != item["seq"]["N"]:
             raise LedgerError(f"{where}: entry is not canonical or its seq differs (edited?)")
         return entry
 
@@ -98,14 +115,36 @@ class TableLedger:
                 yield self._decode(item)
 
     def verify(self) -> int:
-        return verify_chain(self.entries())
+        return self.check().entries
+
+    def check(self, trusted: Sequence[PublicKey] | None = None,
+              allow_unsigned_before: int = 0) -> Verified:
+        """The chain, signatures (given trusted keys) and every anchor; raise where broken."""
+        return audit(list(self.entries()), [(a.name, a.read()) for a in self.anchors],
+                     trusted, allow_unsigned_before)
+
+    def _anchor(self, entry: Entry, signer: Signer | None) -> None:
+        if signer is None:
+            return
+        checkpoint = checkpoint_of(entry, signer)
+        for anchor in self.anchors:
+            try:
+                anchor.advance(checkpoint)
+            except (ClientError, BotoCoreError, LedgerError) as error:
+                # The entry is written; the anchor lags and verify says by how much.
+                log.warning("anchor %s not advanced to seq %d: %s", anchor.name, entry.seq,
+                            error)
 
     def append(self, action: str, *, stack: str | None, subject: Mapping[str, Any],
                commit: str | None, details: Mapping[str, Any] | None = None,
                actor: str | None = None) -> Entry:
+        check_action(action)
+        signer = self.signer.get()
         for _ in range(APPEND_ATTEMPTS):
             entry = new_entry(self._last(), action, stack=stack, subject=subject,
                               commit=commit, details=details, actor=actor)
+            if signer is not None:
+                entry = sign_entry(entry, signer)
             try:
                 self.dynamodb.put_item(
                     TableName=self.table,
@@ -118,6 +157,7 @@ class TableLedger:
                     raise
                 time.sleep(random.uniform(0.005, 0.05))  # noqa: S311 (jitter, not crypto)
                 continue
+            self._anchor(entry, signer)
             return entry
         raise LedgerError(f"table {self.table}: could not append after {APPEND_ATTEMPTS} "
                           "concurrent attempts")

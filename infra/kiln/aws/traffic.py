@@ -127,3 +127,41 @@ def set_weights(deployment: Deployment, split: Mapping[str, int]) -> None:
         "Type": "forward", "ForwardConfig": {"TargetGroups": [
             {"TargetGroupArn": deployment.target_groups[c], "Weight": int(split[c])}
             for c in COLOURS]}}])
+
+
+@dataclass(frozen=True)
+class ColourHealth:
+    """What the health gate counts for one colour."""
+
+    healthy_targets: int  # targets the target group reports healthy
+    instances: int  # the colour's ASG's instances
+    in_service: int  # ... of which InService
+    desired: int | None  # the ASG's desired capacity (None: no ASG)
+    serving: int  # healthy targets that are in-service instances launched from ``image``
+
+
+def colour_health(deployment: Deployment, colour: str, image: str | None) -> ColourHealth:
+    """Count the instances that can take ``colour``'s traffic (three calls).
+
+    A healthy target counts only when it is an in-service instance of that colour's ASG
+    launched from that colour's image: stale registrations and foreign instances do not."""
+    elb = client("elbv2", deployment.region)
+    states = elb.describe_target_health(
+        TargetGroupArn=deployment.target_groups[colour])["TargetHealthDescriptions"]
+    healthy_ids = {s["Target"]["Id"] for s in states if s["TargetHealth"]["State"] == "healthy"}
+    autoscaling = client("autoscaling", deployment.region)
+    groups = autoscaling.describe_auto_scaling_groups(Filters=[
+        {"Name": f"tag:{naming.TAG_SERVICE}", "Values": [deployment.service]},
+        {"Name": f"tag:{naming.TAG_STACK}", "Values": [deployment.stack]},
+        {"Name": f"tag:{naming.TAG_COLOUR}", "Values": [colour]}])["AutoScalingGroups"]
+    members = [i for g in groups for i in g.get("Instances", [])]
+    in_service = {i["InstanceId"] for i in members if i.get("LifecycleState") == "InService"}
+    desired = sum(int(g["DesiredCapacity"]) for g in groups) if groups else None
+    candidates = sorted(healthy_ids & in_service)
+    serving = 0
+    if candidates and image:
+        ec2 = client("ec2", deployment.region)
+        for reservation in ec2.describe_instances(InstanceIds=candidates)["Reservations"]:
+            serving += sum(1 for inst in reservation["Instances"]
+                           if inst["ImageId"] == image and inst["State"]["Name"] == "running")
+    return ColourHealth(len(healthy_ids), len(members), len(in_service), desired, serving)

@@ -4,8 +4,9 @@ An image is baked from its template, the shared variables, the pins, and every f
 template reaches through ``${path.root}/…``. Those files are read once: their bytes are
 hashed and the same bytes are staged for Packer, so what is built is exactly what was
 hashed. The input hash also covers the resolved variables, the base image id, the
-template source Packer builds (``-only``) and the Packer version; where an image goes
-(endpoint, repository) or how the bake host attaches a volume is not an input.
+template source Packer builds (``-only``), the Packer version and the plugin pins; where
+an image goes (endpoint, repository), who may reach the build instance, or how the bake
+host attaches a volume is not an input.
 """
 
 from __future__ import annotations
@@ -24,12 +25,21 @@ from kiln.release.record import canonical, digest_of
 VARIABLES_FILE = "variables.pkr.hcl"
 PINS_FILE = "release.auto.pkrvars.hcl"
 PLUGINS_FILE = "plugins.pkr.hcl"
+# The shared amazon-ebs source: Packer >= 1.7 gets the one AWS bakes use (IMDSv2 required);
+# Packer 1.6 rejects metadata_options and gets the emulator's stand-in.
+EBS_FILE = "ebs.pkr.hcl"
+EBS_FILE_1_6 = "ebs-1.6.pkr.hcl"
+EBS_SOURCE = "amazon-ebs.golden"
+PLUGIN_BLOCK = re.compile(r"(?m)^\s*([A-Za-z0-9_-]+)\s*=\s*\{([^{}]*)\}")
+PLUGIN_VERSION = re.compile(r'(?m)^\s*version\s*=\s*"([^"]*)"')
+EXACT_PIN = re.compile(r"=\s*(\d+\.\d+\.\d+)")
 PATH_ROOT_REF = re.compile(r"\$\{path\.root\}/([A-Za-z0-9._/-]+)")
 PIN_LINE = re.compile(r"^([A-Za-z_][A-Za-z0-9_-]*)\s*=\s*(.+?)\s*$")
 # Variables that say where an image goes, how the bake host attaches the volume it bakes,
 # or that kiln derives from the hash itself.
+# ssh_source_cidrs says which runner may reach the build instance, not what is built.
 NOT_INPUTS = frozenset({"input_hash", "image_tag", "ec2_endpoint", "repository",
-                        "chroot_device_path", "chroot_nvme_device_path"})
+                        "chroot_device_path", "chroot_nvme_device_path", "ssh_source_cidrs"})
 SCHEMA = "kiln.inputs/v1"
 
 
@@ -74,6 +84,7 @@ class Inputs:
     base: str
     packer_version: str
     source: str = ""  # the template source built; empty: the image's AWS source
+    plugins: dict[str, str] = field(default_factory=dict)  # name → exact version pinned
     hashes: dict[str, str] = field(default_factory=dict)
     input_hash: str = ""
 
@@ -86,7 +97,7 @@ class Inputs:
         return {"schema": SCHEMA, "image": self.spec.name, "source": self.built_source,
                 "files": self.hashes,
                 "variables": {k: v for k, v in self.variables.items() if k not in NOT_INPUTS},
-                "base": self.base, "packer": self.packer_version}
+                "base": self.base, "packer": self.packer_version, "plugins": self.plugins}
 
 
 def _read(images_dir: Path, relative: str) -> bytes:
@@ -106,6 +117,9 @@ def collect_files(images_dir: Path, image: ImageSpec, with_plugins: bool) -> dic
         names.append(PLUGINS_FILE)
     files = {name: _read(images_dir, name) for name in names}
     template_text = files[image.template].decode("utf-8", errors="replace")
+    if EBS_SOURCE in template_text:
+        ebs = EBS_FILE if with_plugins else EBS_FILE_1_6
+        files[ebs] = _read(images_dir, ebs)
     for ref in sorted(set(PATH_ROOT_REF.findall(template_text))):
         if ref in files or ref == "manifest.json":
             continue
@@ -147,6 +161,23 @@ def parse_pins(text: str, where: str = PINS_FILE) -> dict[str, Any]:
     return pins
 
 
+def plugin_pins(text: str, where: str = PLUGINS_FILE) -> dict[str, str]:
+    """``name → version`` of each ``required_plugins`` entry; every one must be pinned
+    exactly (``version = "= X.Y.Z"``), or a plugin release could change a bake whose input
+    hash did not change."""
+    pins: dict[str, str] = {}
+    start = text.find("required_plugins")
+    for name, body in PLUGIN_BLOCK.findall(text[start:] if start >= 0 else ""):
+        version = PLUGIN_VERSION.search(body)
+        exact = EXACT_PIN.fullmatch(version.group(1).strip()) if version else None
+        if not exact:
+            shown = version.group(1) if version else "no version"
+            raise BakeError(f"{where}: plugin {name} is not pinned exactly ({shown}); write "
+                            'version = "= X.Y.Z"')
+        pins[name] = exact.group(1)
+    return pins
+
+
 def parse_overrides(pairs: list[str]) -> dict[str, str]:
     """``["k=v", ...]`` from ``--var`` → dict; a bad pair is a one-line error."""
     overrides: dict[str, str] = {}
@@ -171,9 +202,9 @@ def seal(inputs: Inputs) -> Inputs:
     hashes = {name: "sha256:" + hashlib.sha256(data).hexdigest()
               for name, data in sorted(inputs.files.items())}
     draft = Inputs(inputs.spec, inputs.files, inputs.variables, inputs.base,
-                   inputs.packer_version, inputs.built_source, hashes)
+                   inputs.packer_version, inputs.built_source, dict(inputs.plugins), hashes)
     return Inputs(inputs.spec, inputs.files, inputs.variables, inputs.base,
-                  inputs.packer_version, inputs.built_source, hashes,
+                  inputs.packer_version, inputs.built_source, dict(inputs.plugins), hashes,
                   digest_of(canonical(draft.document())))
 
 

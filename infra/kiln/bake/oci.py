@@ -1,9 +1,10 @@
 """Container registries: which digest a tag points at, and the local base image id.
 
 ECR repositories (``<account>.dkr.ecr.<region>.amazonaws.com/<name>``) are asked through
-the ECR API; any other registry through the Registry HTTP API v2 (plain HTTP only for
-loopback, as Docker itself allows). Both answer the same question the bake cache asks:
-does this repository already hold a tag named after these inputs?
+the ECR API; any other registry through the Registry HTTP API v2 with Docker's credentials
+(``registry``; plain HTTP only for loopback, as Docker itself allows). Both answer the
+question the bake cache asks: does this repository already hold a tag named after these
+inputs?
 """
 
 from __future__ import annotations
@@ -11,12 +12,11 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 
 from kiln.aws import ecr as ecr_api
-from kiln.errors import BakeError, BuildError
+from kiln.bake import registry
+from kiln.errors import BakeError
 
 ECR_HOST = re.compile(r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com$")
 REPOSITORY = re.compile(r"^(?P<host>[a-z0-9.-]+(?::\d+)?)/"
@@ -40,8 +40,7 @@ class Repository:
 
     @property
     def loopback(self) -> bool:
-        name = self.host.rsplit(":", 1)[0] if ":" in self.host else self.host
-        return name in ("localhost", "127.0.0.1") or name.startswith("127.")
+        return registry.loopback(self.host)
 
 
 def parse_repository(text: str) -> Repository:
@@ -62,25 +61,7 @@ def digest_for_tag(repository: Repository, tag: str) -> str | None:
     ecr = ECR_HOST.match(repository.host)
     if ecr:
         return ecr_api.digest_for_tag(ecr["account"], repository.path, tag, ecr["region"])
-    scheme = "http" if repository.loopback else "https"
-    url = f"{scheme}://{repository.host}/v2/{repository.path}/manifests/{tag}"
-    # The URL is always http(s) to the repository's own host: never file: or custom schemes.
-    request = urllib.request.Request(url, method="HEAD",  # noqa: S310
-                                     headers={"Accept": MANIFEST_TYPES})
-    try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:  # noqa: S310
-            digest = response.headers.get("Docker-Content-Digest")
-    except urllib.error.HTTPError as error:
-        if error.code == 404:
-            return None
-        raise BuildError(f"registry {repository.host}: HEAD {tag} answered {error.code} "
-                        f"{error.reason}") from None
-    except (urllib.error.URLError, OSError) as error:
-        reason = getattr(error, "reason", error)
-        raise BuildError(f"registry {repository.host} is not reachable ({reason})") from None
-    if not digest or not re.fullmatch(r"sha256:[0-9a-f]{64}", digest):
-        raise BuildError(f"registry {repository.host}: no Docker-Content-Digest for {tag}")
-    return digest
+    return registry.manifest_digest(repository.host, repository.path, tag, MANIFEST_TYPES)
 
 
 def local_image_id(reference: str) -> str | None:

@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 
 PLUGINS_SINCE = (1, 7)
 VERSION = re.compile(r"(\d+)\.(\d+)\.(\d+)")
+# A build's ``source "<type>.<label>" {`` block and its ``name = "…"`` (before any nested block).
+BUILD_SOURCE = re.compile(r'(?m)^\s*source\s+"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)"\s*\{([^{}]*)')
+BUILD_NAME = re.compile(r'(?m)^\s*name\s*=\s*"([A-Za-z0-9_-]+)"')
 
 
 @dataclass(frozen=True)
@@ -169,6 +172,20 @@ def _prepared(packer: Packer, staged: Path, on_line: Callable[[str], None] | Non
     return executable
 
 
+def renamed_builds(staged: Path, listed: set[str]) -> set[str]:
+    """Builds that fill in a listed source under another ``name`` (``source
+    "amazon-ebs.golden" { name = "app" … }`` builds as amazon-ebs.app), which Packer 1.6's
+    ``inspect`` lists under the source's own label."""
+    found = set()
+    for template in sorted(staged.glob("*.pkr.hcl")):
+        text = template.read_text(encoding="utf-8", errors="replace")
+        for kind, label, body in BUILD_SOURCE.findall(text):
+            name = BUILD_NAME.search(body)
+            if name and f"{kind}.{label}" in listed:
+                found.add(f"{kind}.{name.group(1)}")
+    return found
+
+
 def validate(packer: Packer, staged: Path, variables: Mapping[str, str], only: str,
              shown_as: str = "images") -> None:
     """``packer validate -only=<source>`` the staged directory, the builder's own checks
@@ -180,7 +197,7 @@ def validate(packer: Packer, staged: Path, variables: Mapping[str, str], only: s
     if code != 0:
         raise _error(staged, shown_as, parsed, code)
     listed = {line.strip() for message in parsed.messages for line in message.splitlines()}
-    if only not in listed:
+    if only not in listed | renamed_builds(staged, listed):
         raise BakeError(f"{shown_as}: no build has the source {only}")
     code, out, _ = executable.validate(str(staged), var=dict(variables), only=only)
     parsed = machine.parse(out.decode("utf-8", errors="replace"))

@@ -90,8 +90,10 @@ def _app_bases(root: Path, values: Mapping[str, Any], region: str) -> tuple[str,
 
 
 def resolve(image: ImageSpec, root: Path, pins: Mapping[str, Any],
-            overrides: Mapping[str, str]) -> Resolved:
-    """All variables of the bake of ``image`` and its base image id."""
+            overrides: Mapping[str, str], *, imdsv2: bool = True,
+            packer_version: str = "") -> Resolved:
+    """All variables of the bake of ``image`` and its base image id. ``imdsv2``: the
+    installed Packer can make a build instance require IMDSv2 (>= 1.7)."""
     values: dict[str, Any] = {**pins, **overrides}
     region = _region(values)
     derived: dict[str, Any] = {}
@@ -108,6 +110,11 @@ def resolve(image: ImageSpec, root: Path, pins: Mapping[str, Any],
         # Against the emulator no instance boots: nothing to connect to.
         if emulated and "communicator" not in overrides:
             derived["communicator"] = "none"
+        # An instance boots on AWS only for amazon-ebs; Packer 1.6 cannot require IMDSv2 there.
+        if not emulated and not imdsv2 and image.source.startswith("amazon-ebs."):
+            raise BakeError(f"{image.name} on AWS boots a build instance, which must require "
+                            f"IMDSv2: Packer {packer_version or '< 1.7'} cannot; install "
+                            "Packer >= 1.7")
     if image.name == "golden":
         base = _golden_base(values, region)
         derived["source_ami"] = base

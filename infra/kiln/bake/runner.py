@@ -19,13 +19,14 @@ from typing import Any
 
 from kiln import __version__
 from kiln.aws import images
-from kiln.bake import inputs, machine, oci
+from kiln.bake import inputs, oci, watch
 from kiln.bake import packer as packer_mod
 from kiln.bake.resolve import Resolved, resolve
 from kiln.errors import BuildError
 from kiln.project import layout
 from kiln.records import store
 from kiln.records.keys import open_signer
+from kiln.records.ledgers import open_ledger
 from kiln.records.publish import publish
 from kiln.release import ledger as ledger_mod
 from kiln.release.record import ArtifactRecord
@@ -126,20 +127,6 @@ def _images(image: inputs.ImageSpec, build: packer_mod.BuildResult, resolved: Re
     return {"repository": str(resolved.repository), "digest": digest}
 
 
-def _progress(report: Callable[[str], None] | None) -> Callable[[str], None] | None:
-    if report is None:
-        return None
-
-    def on_line(line: str) -> None:
-        parsed = machine.parse(line)
-        for text in (m.strip() for m in parsed.messages):
-            if text:
-                log.info("%s", text)
-                report(text.splitlines()[0])
-
-    return on_line
-
-
 @dataclass(frozen=True)
 class Prepared:
     """A bake up to Packer: what it reads, what it resolved, what it hashed."""
@@ -171,9 +158,12 @@ def prepare(name: str, root: Path, overrides: Mapping[str, str] | None = None,
     packer = packer_mod.find()
     files = inputs.collect_files(images_dir, image, packer.needs_plugin_file)
     pins = inputs.parse_pins(files[inputs.PINS_FILE].decode("utf-8", errors="replace"))
-    resolved = resolve(image, root, pins, dict(overrides or {}))
+    plugins = inputs.plugin_pins(files[inputs.PLUGINS_FILE].decode("utf-8", errors="replace")) \
+        if inputs.PLUGINS_FILE in files else {}
+    resolved = resolve(image, root, pins, dict(overrides or {}),
+                       imdsv2=packer.needs_plugin_file, packer_version=packer.version)
     sealed = inputs.seal(inputs.Inputs(image, files, resolved.variables, resolved.base,
-                                       packer.version, resolved.source))
+                                       packer.version, resolved.source, plugins))
     return Prepared(image, images_dir, packer, resolved, sealed)
 
 
@@ -191,12 +181,14 @@ def validate(name: str, root: Path, overrides: Mapping[str, str] | None = None,
 
 def bake(name: str, root: Path, overrides: Mapping[str, str] | None = None, *,
          force: bool = False, signing_key: str | None = None, images_dir: Path | None = None,
-         progress: Callable[[str], None] | None = None) -> BakeResult:
-    """Bake image ``name`` of the project at ``root`` (or reuse an identical earlier bake)."""
+         progress: Callable[[watch.Event], None] | None = None) -> BakeResult:
+    """Bake image ``name`` of the project at ``root`` (or reuse an identical earlier bake).
+    Packer's messages go to ``progress`` as they come and every line Packer prints to a
+    log under ``.kiln/logs/``, named in the error when the build fails."""
     started = time.monotonic()
     prepared = prepare(name, root, overrides, images_dir)
     image, resolved, sealed = prepared.image, prepared.resolved, prepared.sealed
-    ledger = ledger_mod.FileLedger(layout.ledger_path(root))
+    ledger = open_ledger(root)
     ledger.verify()  # a broken ledger fails the bake before anything is built
     src = source(root)
     if not force:
@@ -214,11 +206,16 @@ def bake(name: str, root: Path, overrides: Mapping[str, str] | None = None, *,
                               time.monotonic() - started)
     signer = open_signer(signing_key or layout.signing_key(), resolved.region)
     tag = prepared.tag
-    with tempfile.TemporaryDirectory(prefix=f"kiln-bake-{name}-") as tmp:
+    path = watch.log_path(root, name)
+    with tempfile.TemporaryDirectory(prefix=f"kiln-bake-{name}-") as tmp, \
+            watch.PackerLog(path, progress) as packer_log:
         staged = packer_mod.stage(sealed.files, Path(tmp))
-        build = packer_mod.build(prepared.packer, staged, prepared.packer_variables(),
-                                 _progress(progress), shown_as=str(prepared.images_dir),
-                                 only=resolved.source)
+        try:
+            build = packer_mod.build(prepared.packer, staged, prepared.packer_variables(),
+                                     packer_log.write, shown_as=str(prepared.images_dir),
+                                     only=resolved.source)
+        except BuildError as error:
+            raise BuildError(f"{error} (Packer's log: {path.relative_to(root)})") from None
     found = _images(image, build, resolved, tag)
     document = sealed.document()
     record = ArtifactRecord(
@@ -227,7 +224,7 @@ def bake(name: str, root: Path, overrides: Mapping[str, str] | None = None, *,
                 "inputHash": sealed.input_hash,
                 "variables": document["variables"], "base": resolved.base,
                 "files": document["files"], **resolved.extra_inputs},
-        tools={"packer": prepared.packer.version, "kiln": __version__},
+        tools=tools(prepared.packer.version, sealed.plugins),
         built_at=ledger_mod.now(), packer_run_uuid=str(build.manifest["packer_run_uuid"]))
 
     def tag_and_record_bake(signatures: store.SignatureFile) -> None:
@@ -250,6 +247,14 @@ def bake(name: str, root: Path, overrides: Mapping[str, str] | None = None, *,
     return BakeResult(name, image.kind, shown, location, record.digest, record_path,
                       sealed.input_hash, False, record.packer_run_uuid, resolved.base,
                       resolved.source, time.monotonic() - started)
+
+
+def tools(packer_version: str, plugins: Mapping[str, str]) -> dict[str, str]:
+    """The record's ``tools``: Packer, each plugin (``packer-plugin-<name>``; none when
+    Packer 1.6 has them built in) and kiln."""
+    found = {"packer": packer_version, "kiln": __version__}
+    found.update({f"packer-plugin-{name}": version for name, version in plugins.items()})
+    return found
 
 
 def _tag(record: ArtifactRecord, signatures: store.SignatureFile, input_hash: str,

@@ -1,5 +1,5 @@
 """``python -m kiln.cli``: the ``kiln`` command."""
 
-from kiln.cli.launch import main
+from kiln.cli.app import main
 
 main()

@@ -15,6 +15,7 @@ import typer
 from kiln import __version__
 from kiln.cli import audit_verbs, bake_verbs, ledger_verbs, release_verbs
 from kiln.cli.base import hard_exit, out
+from kiln.cli.evidence_verbs import evidence_cmd
 
 app = typer.Typer(name="kiln", add_completion=False, no_args_is_help=True,
                   pretty_exceptions_enable=False,
@@ -38,6 +39,7 @@ app.command("plan")(audit_verbs.plan_cmd)
 app.command("demo")(audit_verbs.demo_cmd)
 app.command("audit")(audit_verbs.audit_cmd)
 app.command("rollback")(release_verbs.rollback_cmd)
+app.command("traffic")(release_verbs.traffic_cmd)
 app.command("deploy")(release_verbs.deploy_cmd)
 app.command("promote")(release_verbs.promote_cmd)
 app.command("status")(release_verbs.status_cmd)
@@ -47,6 +49,7 @@ app.add_typer(ledger_verbs.ledger_app, name="ledger")
 app.command("bake")(bake_verbs.bake_cmd)
 app.command("verify")(bake_verbs.verify_cmd)
 app.add_typer(bake_verbs.keys_app, name="keys")
+app.command("evidence")(evidence_cmd)
 
 
 def main() -> None:

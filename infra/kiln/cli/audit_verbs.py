@@ -71,10 +71,13 @@ def audit_cmd(
         stack: Annotated[str | None, typer.Argument(
             help="Stack to audit from a mock run of the program, e.g. prod.")] = None,
         *,
-        export: Annotated[Path | None, typer.Option(
-            "--export", help="Audit a `pulumi stack export` file instead (with --stack).")] = None,
+        export: Annotated[list[Path] | None, typer.Option(
+            "--export", help="Audit `pulumi stack export` files instead: repeat it, or give "
+                             "a directory of *.json exports (one report set per stack).")
+        ] = None,
         export_stack: Annotated[str | None, typer.Option(
-            "--stack", help="The stack the --export file belongs to.")] = None,
+            "--stack", help="The stack a single --export file belongs to (default: the "
+                            "stack its URNs name).")] = None,
         formats: Annotated[str, typer.Option(
             "--format", help="Reports to write: json,sarif,junit,html.")] = "json,sarif,junit,html",
         out_dir: Annotated[Path, typer.Option(
@@ -83,30 +86,47 @@ def audit_cmd(
             "--env", help="Policy config environment (default: the stack name).")] = None,
         waivers: Annotated[Path | None, typer.Option(
             "--waivers", help="Waiver file (default: policies/immutable/waivers.yaml).")] = None,
+        analyzer: Annotated[bool, typer.Option(
+            "--analyzer", help="Run the real policy pack over the engine's gRPC protocol "
+                               "instead of evaluating its rules in this process.")] = False,
         as_json: JsonFlag = False) -> None:
     """Check a stack against the immutable policy pack offline; exit 1 on a mandatory
     violation. Writes JSON, SARIF, JUnit and HTML reports to --out."""
-    # Loaded here, while the pack that kiln.cli.launch started boots.
-    from kiln.audit import stacks as audit  # noqa: PLC0415
+    from kiln.audit import stacks as audit  # noqa: PLC0415 (per-verb start-up cost)
     from kiln.audit.run import write_reports  # noqa: PLC0415
-    from kiln.cli.render import render_audit  # noqa: PLC0415
+    from kiln.cli.render import render_audit  # noqa: PLC0415 (rich, for people only)
 
-    if export is not None and stack and export_stack and stack != export_stack:
+    exports = list(export or [])
+    if exports and stack and export_stack and stack != export_stack:
         fail(f"stack {stack!r} and --stack {export_stack!r} disagree; give one")
+    if exports and stack and not export_stack:
+        export_stack = stack
+    if len(exports) > 1 and export_stack:
+        fail("--stack goes with a single --export file; several exports name their stacks")
     target = export_stack or stack
-    if not target:
-        fail("give a stack (kiln audit prod) or an export (kiln audit --export FILE --stack prod)")
-    if export is None and export_stack and stack is None:
+    if not exports and not target:
+        fail("give a stack (kiln audit prod) or an export (kiln audit --export FILE)")
+    if not exports and export_stack and stack is None:
         fail("--stack goes with --export; to audit the program run `kiln audit STACK`")
     chosen = guarded(lambda: audit.parse_formats(formats))
-    with waiting(f"auditing {target}"):
-        report = guarded(lambda: audit.audit_export(export, target, environment=env,
-                                                    waivers=waivers) if export is not None
-                         else audit.audit_stack(target, environment=env, waivers=waivers))
-    written = guarded(lambda: write_reports(report, chosen, out_dir))
+    with waiting(f"auditing {target or ', '.join(str(e) for e in exports)}"):
+        reports = guarded(lambda: audit.audit_exports(
+            exports, export_stack, environment=env, waivers=waivers, analyzer=analyzer)
+            if exports else [audit.audit_stack(target or "", environment=env, waivers=waivers,
+                                               analyzer=analyzer)])
+    written = guarded(lambda: [p for r in reports for p in write_reports(r, chosen, out_dir)])
+    summary = audit.summary(reports)
+    if len(reports) > 1:
+        written.append(guarded(lambda: audit.write_summary(reports, out_dir)))
     if as_json:
-        print(report.dumps(), end="")
+        print(reports[0].dumps() if len(reports) == 1 else json.dumps(summary, indent=2),
+              end="" if len(reports) == 1 else "\n")
+    elif len(reports) == 1:
+        render_audit(reports[0], written)
     else:
-        render_audit(report, written)
-    hard_exit.armed = True  # everything is written and the pack is stopped
-    raise typer.Exit(report.exit_code)
+        for line in summary["stacks"]:
+            print(f"{line['stack']}: {line['findings']} finding(s), {line['mandatory']} "
+                  f"mandatory, {line['resources']} resources ({line['source']})")
+        print(f"reports: {out_dir}")
+    hard_exit.armed = True  # everything is written
+    raise typer.Exit(summary["exitCode"])

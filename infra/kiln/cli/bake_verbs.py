@@ -3,14 +3,63 @@
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from kiln.cli.base import JsonFlag, err, guarded, out
+from kiln.cli.base import JsonFlag, guarded, out
 from kiln.project import stackfiles
 from kiln.release.record import short_digest
+
+
+class _Plain:
+    """Without a terminal: one line per Packer message on stderr (CI logs keep them)."""
+
+    def __init__(self, image: str, verbose: bool) -> None:
+        self._image = image
+        self._verbose = verbose
+
+    def __call__(self, event: Any) -> None:
+        if self._verbose:  # Packer's own text, every line of it
+            for line in event.text.splitlines() or [""]:
+                print(line, file=sys.stderr, flush=True)
+            return
+        print(f"bake {self._image} [{event.elapsed:7.1f}s] {event.line}", file=sys.stderr,
+              flush=True)
+
+
+@contextmanager
+def _watching(image: str, verbose: bool) -> Iterator[Callable[[Any], None]]:
+    """How a bake shows itself: a live line (phase, elapsed time) on a terminal, plain
+    lines otherwise; ``--verbose`` prints Packer's own output above the live line."""
+    if not sys.stderr.isatty():
+        yield _Plain(image, verbose)
+        return
+    # rich's import cost is paid only on a terminal.
+    from rich.console import Console  # noqa: PLC0415
+    from rich.progress import (  # noqa: PLC0415
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    with Progress(SpinnerColumn(), TimeElapsedColumn(), TextColumn("{task.description}"),
+                  console=Console(stderr=True, highlight=False), transient=True) as progress:
+        task = progress.add_task(f"baking {image}: starting Packer")
+
+        def show(event: Any) -> None:
+            if verbose:
+                for line in event.text.splitlines():
+                    progress.console.print(line, markup=False, highlight=False)
+            if event.phase or event.error:
+                progress.update(task, description=f"baking {image}: {event.line[:100]}")
+
+        yield show
 
 
 def bake_cmd(
@@ -22,16 +71,18 @@ def bake_cmd(
         signing_key: Annotated[str | None, typer.Option(
             "--signing-key", help="Ed25519 key file or kms:<key id> (default: "
             "KILN_SIGNING_KEY, else ~/.config/kiln/release.pem).")] = None,
+        verbose: Annotated[bool, typer.Option(
+            "--verbose", "-v", help="Show Packer's own output as it runs.")] = False,
         as_json: JsonFlag = False) -> None:
-    """Bake IMAGE with Packer, sign its record and tag it — or reuse an identical bake."""
+    """Bake IMAGE with Packer, sign its record and tag it — or reuse an identical bake.
+    Packer's full output is kept under .kiln/logs/."""
     from kiln.bake import inputs, runner  # noqa: PLC0415 (per-verb start-up cost)
 
     def run() -> Any:
         root = stackfiles.find_root()
-        with err.status(f"baking {image}", spinner="dots") as status:
+        with _watching(image, verbose) as show:
             return runner.bake(image, root, inputs.parse_overrides(var or []), force=force,
-                               signing_key=signing_key,
-                               progress=lambda m: status.update(f"baking {image}: {m[:100]}"))
+                               signing_key=signing_key, progress=show)
 
     result = guarded(run)
     if as_json:
@@ -82,11 +133,14 @@ keys_app = typer.Typer(help="Create signing keys.", no_args_is_help=True)
 @keys_app.command("generate")
 def keys_generate_cmd(
         path: Annotated[str, typer.Argument(help="Where to write the private key (PEM).")],
+        force: Annotated[bool, typer.Option(
+            "--force", help="Replace both key files if they exist.")] = False,
         as_json: JsonFlag = False) -> None:
-    """Write a new Ed25519 signing key (0600) and its public half beside it (.pub)."""
+    """Write a new Ed25519 signing key (0600) and its public half beside it (.pub); never
+    overwrite either without --force."""
     from kiln.records import keys  # noqa: PLC0415 (per-verb start-up cost)
 
-    public, public_path = guarded(lambda: keys.generate(Path(path)))
+    public, public_path = guarded(lambda: keys.generate(Path(path), force=force))
     if as_json:
         print(json.dumps({"id": public.id, "type": public.type, "publicKey": public.pem,
                           "publicKeyPath": str(public_path)}, sort_keys=True))

@@ -90,13 +90,16 @@ def short_type(token: str) -> str:
 def render_status(result: Any) -> None:
     table = Table(title=f"{result.stack} ({result.region}): live {result.live}",
                   title_justify="left")
-    for column in ("colour", "weight %", "healthy", "instances", "image", "signed by",
-                   "record"):
+    for column in ("colour", "weight %", "instances", "in service", "serving",
+                   "healthy targets", "desired", "image", "signed by", "record", "revoked"):
         table.add_column(column)
     for colour, info in result.colours.items():
-        table.add_row(colour, str(info["weight"]), str(info["healthy"]),
-                      str(info["instances"]), info["image"], info["signedBy"] or "UNSIGNED",
-                      short_digest(info["record"]))
+        desired = info.get("desired")
+        table.add_row(colour, str(info["weight"]), str(info["instances"]),
+                      str(info.get("inService", "-")), str(info.get("serving", "-")),
+                      str(info["healthy"]), "-" if desired is None else str(desired),
+                      info["image"], info["signedBy"] or "UNSIGNED",
+                      short_digest(info["record"]), info.get("revoked") or "no")
     out.print(table)
     for line in result.drift:
         out.print(f"drift: {line}", markup=False)

@@ -11,6 +11,7 @@ program's captured resources into the emulator instead (:mod:`kiln.local.mirror`
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -20,13 +21,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ruamel.yaml import YAML
+
 from kiln.aws import clients
 from kiln.errors import OperationError
 from kiln.local import standins
 from kiln.local.steps import DemoResult, pipeline
 from kiln.project import stackfiles
 from kiln.project.files import atomic_write
-from kiln.project.layout import PACK_CONFIG_DIR
+from kiln.project.layout import PACK_CONFIG_DIR, PROJECT_FILE
+from kiln.project.ledger_anchor import LEDGER_KEYS
 from kiln.release.signing import generate_ed25519
 
 COPIED = ("Pulumi.yaml", "stacks", "images", "policies")
@@ -49,7 +53,8 @@ def _scratch_project(source: Path, workdir: Path) -> Path:
 
 
 def _trust(root: Path, public_pem: str) -> None:
-    """Add the demo's key to the trusted release keys of every stack and policy config."""
+    """Add the demo's key to the trusted release keys of every stack and policy config, and
+    to the project's trusted ledger keys."""
     project = stackfiles.load_project(root)
     key = {"id": DEMO_KEY_ID, "type": "ed25519", "publicKey": public_pem}
     for stack in project.stacks():
@@ -57,6 +62,13 @@ def _trust(root: Path, public_pem: str) -> None:
         keys = [{"id": k.id, "type": k.type, "publicKey": k.public_key}
                 for k in settings.trusted_keys]
         stackfiles.update_config(project, stack, {"kiln:trustedKeys": [*keys, key]})
+    # The same key signs the demo's ledger entries: trust it there too (project config).
+    yaml = YAML()
+    declared = yaml.load((root / PROJECT_FILE).read_text(encoding="utf-8"))
+    declared["config"][LEDGER_KEYS]["default"] = [key]
+    buffer = io.StringIO()
+    yaml.dump(declared, buffer)
+    atomic_write(root / PROJECT_FILE, buffer.getvalue())
     for config in (root / PACK_CONFIG_DIR).glob("*.json"):
         data = json.loads(config.read_text())
         rule = data.setdefault("kiln-ec2-launchtemplate-signed-image", {})

@@ -11,6 +11,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
 from kiln.model.fields import (
     Obj,
     SettingsError,
@@ -53,6 +56,8 @@ NEW_VPC_KEYS = ("cidr", "azCount")
 EXISTING_VPC_KEYS = ("vpcId", "publicSubnetIds", "privateSubnetIds")
 RELEASE_KEYS = ("image", "release", "signature")
 TRUSTED_KEY_KEYS = ("id", "type", "publicKey")
+PEM_BEGIN = "-----BEGIN PUBLIC KEY-----"
+PEM_END = "-----END PUBLIC KEY-----"
 
 NETWORK_DEFAULTS: dict[str, Any] = {"cidr": "10.0.0.0/16", "azCount": 2}
 SERVICE_DEFAULTS: dict[str, Any] = {
@@ -176,26 +181,50 @@ def parse_release(colour: str, value: Any) -> Release:
     return Release(image, record, signature)
 
 
-def parse_trusted_keys(value: Any) -> tuple[TrustedKey, ...]:
+def parse_trusted_keys(value: Any, name: str = "trustedKeys") -> tuple[TrustedKey, ...]:
+    """A list of public keys (``kiln:trustedKeys``, or ``kiln:ledgerKeys`` by ``name``)."""
     if not isinstance(value, list | tuple):
-        raise SettingsError(key("trustedKeys"), f"{show(value)} is not allowed; expected a "
+        raise SettingsError(key(name), f"{show(value)} is not allowed; expected a "
                             "list of {id, type, publicKey}")
     keys = []
     for index, item in enumerate(value):
-        obj = Obj(item, ("trustedKeys", index), TRUSTED_KEY_KEYS)
+        obj = Obj(item, (name, index), TRUSTED_KEY_KEYS)
         kid = match(obj.require("id", "the key's id"), KEY_ID, obj.key("id"),
                      "a key id (letters, digits, ._:/-)")
         ktype = choice(obj.require("type", "ed25519 or ecdsa-p256"), KEY_TYPES,
                         obj.key("type"))
         public = obj.require("publicKey", "the PEM public key")
-        if not isinstance(public, str) or "BEGIN PUBLIC KEY" not in public:
-            raise SettingsError(obj.key("publicKey"), f"{show(public)} is not allowed; "
-                                "expected a PEM public key (-----BEGIN PUBLIC KEY-----)")
+        check_public_pem(public, ktype, obj.key("publicKey"), kid)
         keys.append(TrustedKey(kid, ktype, public))
     twice = repeated([k.id for k in keys])
     if twice:
-        raise SettingsError(key("trustedKeys"), f"lists key id {twice!r} twice")
+        raise SettingsError(key(name), f"lists key id {twice!r} twice")
     return tuple(keys)
+
+
+def check_public_pem(public: Any, key_type: str, where: str, key_id: str) -> None:
+    """``public`` is one PEM public key of ``key_type``: a verifier must never meet a
+    trusted key it cannot load, nor a key of another type than the file says."""
+    expected = "expected a PEM public key (-----BEGIN PUBLIC KEY----- … END PUBLIC KEY-----)"
+    if not isinstance(public, str) or not public.strip().startswith(PEM_BEGIN) \
+            or not public.strip().endswith(PEM_END) or public.count(PEM_BEGIN) != 1:
+        raise SettingsError(where, f"{show(public)} is not allowed for key {key_id!r}; "
+                            f"{expected}")
+    try:
+        loaded = serialization.load_pem_public_key(public.encode("utf-8"))
+    except (ValueError, TypeError, UnicodeError):
+        raise SettingsError(where, f"key {key_id!r} is not a readable PEM public key "
+                            "(damaged or truncated?)") from None
+    if isinstance(loaded, ed25519.Ed25519PublicKey):
+        actual = "ed25519"
+    elif isinstance(loaded, ec.EllipticCurvePublicKey):
+        actual = "ecdsa-p256" if isinstance(loaded.curve, ec.SECP256R1) \
+            else f"ecdsa {loaded.curve.name}"
+    else:
+        actual = type(loaded).__name__.removesuffix("PublicKey").lower()
+    if actual != key_type:
+        raise SettingsError(where, f"key {key_id!r} is declared {key_type} but its PEM is "
+                            f"an {actual} key")
 
 
 def parse_environments(value: Any) -> tuple[str, ...]:

@@ -8,10 +8,12 @@ the stack-file editor and the Pulumi program all parse through :func:`parse`.
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Mapping
 from typing import Any, cast
 
+from kiln.model import regions
 from kiln.model.fields import (
     NAMESPACE,
     SettingsError,
@@ -58,9 +60,13 @@ TOP_LEVEL: dict[str, bool] = {
     "certificateArn": False,
     "environments": False,
     "retired": False,
+    # Project config that reaches every stack: the keys whose ledger entries verify.
+    "ledgerKeys": False,
 }
+# Config namespaces a stack may use: kiln's own, the AWS provider's, the engine's.
+NAMESPACES = (NAMESPACE, "aws", "pulumi")
 OBJECT_KEYS = frozenset({"service", "network", "blue", "green"})
-ARRAY_KEYS = frozenset({"trustedKeys", "environments"})
+ARRAY_KEYS = frozenset({"trustedKeys", "environments", "ledgerKeys"})
 INTEGER_KEYS = frozenset({"traffic"})
 BOOLEAN_KEYS = frozenset({"retired"})
 
@@ -73,7 +79,10 @@ DEFAULTS: dict[str, Any] = {
     "certificateArn": "",
     "environments": list(DEFAULT_ENVIRONMENTS),
     "retired": True,
+    "ledgerKeys": [],
 }
+
+
 def parse(config: Mapping[str, Any], stack: str) -> StackSettings:
     """Parse a stack's configuration (``{"kiln:service": {...}, "aws:region": ...}``).
 
@@ -84,6 +93,7 @@ def parse(config: Mapping[str, Any], stack: str) -> StackSettings:
     prefix = f"{NAMESPACE}:"
     raw: dict[str, Any] = {}
     for full, value in config.items():
+        check_namespace(full)
         if not full.startswith(prefix):
             continue
         name = full[len(prefix):]
@@ -102,7 +112,10 @@ def parse(config: Mapping[str, Any], stack: str) -> StackSettings:
         return DEFAULTS.get(name) if value is None else value
 
     region = config.get("aws:region")
-    match(region, REGION, "aws:region", "an AWS region such as eu-west-1")
+    regions.check(match(region, REGION, "aws:region", "an AWS region such as eu-west-1"),
+                  "aws:region")
+    # Checked here like the stack's own keys; read by the ledger (kiln.project.ledger_anchor).
+    parse_trusted_keys(value_of("ledgerKeys"), "ledgerKeys")
     certificate = value_of("certificateArn") or None
     if certificate is not None:
         match(certificate, CERT_ARN, key("certificateArn"), "an ACM certificate ARN")
@@ -123,6 +136,20 @@ def parse(config: Mapping[str, Any], stack: str) -> StackSettings:
         retired=boolean(value_of("retired"), key("retired")),
     )
     return settings
+
+
+def check_namespace(full: Any) -> None:
+    """A config key is ``<namespace>:<name>`` in a namespace this program reads: a typo such
+    as ``kilm:standby`` would otherwise be ignored, and the stack run with the default."""
+    if not isinstance(full, str) or ":" not in full:
+        raise SettingsError(str(full), "is not a config key; expected <namespace>:<name> "
+                            f"(namespaces: {', '.join(NAMESPACES)})")
+    namespace = full.split(":", 1)[0]
+    if namespace not in NAMESPACES:
+        close = difflib.get_close_matches(namespace.lower(), NAMESPACES, n=1, cutoff=0.6)
+        hint = (f"did you mean '{close[0]}:'?" if close
+                else f"expected one of {', '.join(n + ':' for n in NAMESPACES)}")
+        raise SettingsError(full, f"unknown config namespace {namespace!r}; {hint}")
 
 
 def from_pulumi_config(config: Mapping[str, str], stack: str) -> StackSettings:

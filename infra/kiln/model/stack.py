@@ -26,7 +26,8 @@ SERVICE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*[0-9][a-z0-9-]*\.[a-z0-9]+$")
 HEALTH_PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@/%-]*$")
-REGION = re.compile(r"^[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d$")
+# The shape of a region name; which regions exist is botocore's list (model/regions.py).
+REGION = re.compile(r"^[a-z]{2,4}(?:-[a-z]+)+-\d{1,2}$")
 CERT_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$")
 KEY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,255}$")
 # registry/path:tag or registry/path@sha256:<64 hex> (a tag or digest is required, never an

@@ -6,10 +6,11 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from kiln.aws.ledger_table import TableLedger, TableLocks
+from kiln.aws.ledger_table import TableLocks
 from kiln.project import layout, stackfiles
 from kiln.project.locks import FileLocks, StackLock
-from kiln.release.ledger import FileLedger, Ledger
+from kiln.records.ledgers import open_ledger
+from kiln.release.ledger import Ledger
 
 
 @dataclass(frozen=True)
@@ -35,10 +36,9 @@ def git_commit(root: Path) -> str | None:
 
 def open_context(project: stackfiles.Project | None = None) -> Context:
     project = project or stackfiles.load_project()
-    table = layout.ledger_table()
-    if table:
-        return Context(project, TableLedger(table), TableLocks(table),
-                       git_commit(project.root))
-    ledger_file = layout.ledger_path(project.root)
-    return Context(project, FileLedger(ledger_file), FileLocks(ledger_file.parent / "locks"),
-                   git_commit(project.root))
+    locks: StackLock
+    if layout.ledger_table():
+        locks = TableLocks(str(layout.ledger_table()))
+    else:
+        locks = FileLocks(layout.ledger_path(project.root).parent / "locks")
+    return Context(project, open_ledger(project.root), locks, git_commit(project.root))

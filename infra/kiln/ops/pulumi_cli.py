@@ -42,7 +42,9 @@ def up(root: Path, stack: str, on_output: Callable[[str], object] | None = None)
 
     config = _pack_config(root, stack)
     try:
-        selected = automation.select_stack(stack_name=stack, work_dir=str(root))
+        # A first deploy meets a backend without the stack yet: create it, as
+        # `pulumi stack init` would, with the backend's default secrets provider.
+        selected = automation.create_or_select_stack(stack_name=stack, work_dir=str(root))
         result = selected.up(on_output=on_output, policy_packs=[str(root / PACK_DIR)],
                              policy_pack_configs=[str(config)] if config.exists() else None)
     except automation.errors.CommandError as error:

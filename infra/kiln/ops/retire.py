@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kiln.aws import fleet, traffic
+from kiln.ops import lineage
 from kiln.ops.context import Context
 from kiln.ops.faults import checkpoint
 from kiln.project import stackfiles
@@ -47,6 +48,13 @@ def retire(ctx: Context, stack: str, window: dt.timedelta, now: dt.datetime | No
         if settings.traffic < 100:
             raise RefusedError(f"{stack} is mid-canary ({settings.traffic}% on "
                                f"{settings.live}); finish or roll back first")
+        live = settings.release(settings.live)
+        reason = lineage.revoked_reason(lineage.revoked(ctx.project.root), live.image,
+                                        live.record)
+        if reason:
+            raise RefusedError(f"{stack}'s live release {live.image} is revoked ({reason}); "
+                               f"the {idle} colour is its way back: deploy or roll back "
+                               "before retiring it")
         history = [e for e in ctx.ledger.entries() if e.stack == stack]
         opened = [e for e in history if e.action in WINDOW_ACTIONS]
         moment = now or dt.datetime.now(dt.UTC)

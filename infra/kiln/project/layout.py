@@ -2,7 +2,10 @@
 entry point uses it before anything else is imported (:mod:`kiln.cli.launch`).
 
 - ledger: ``ledger/kiln.jsonl`` (file backend), unless ``KILN_LEDGER_TABLE`` names a
-  DynamoDB table;
+  DynamoDB table; its head anchored in ``.kiln/ledger-head.json`` and, with a table, in
+  ``KILN_LEDGER_ANCHOR_TABLE`` (default: the ledger's table), and in the S3 Object Lock
+  bucket ``KILN_LEDGER_ANCHOR_BUCKET`` when set; entries signed with
+  ``KILN_LEDGER_KEY`` (default: the signing key);
 - artifact records: ``releases/<name>/<digest hex>.json``;
 - signing key: ``KILN_SIGNING_KEY`` — a path to an Ed25519 PEM file, or ``kms:<key id or
   ARN>`` for an AWS KMS ECDSA_SHA_256 key; default ``~/.config/kiln/release.pem``.
@@ -72,3 +75,22 @@ def record_path(root: Path, name: str, digest: str) -> Path:
 
 def signing_key() -> str:
     return os.environ.get("KILN_SIGNING_KEY") or str(DEFAULT_KEY.expanduser())
+
+
+# The ledger's anchors: a local checkpoint file (outside git; see kiln.project.ledger_anchor)
+# and, with the DynamoDB backend, a checkpoint item in KILN_LEDGER_ANCHOR_TABLE (default: the
+# ledger's own table).
+LEDGER_ANCHOR_FILE = Path(".kiln") / "ledger-head.json"
+
+
+def ledger_anchor_path(root: Path) -> Path:
+    return root / LEDGER_ANCHOR_FILE
+
+
+def ledger_anchor_table() -> str | None:
+    return os.environ.get("KILN_LEDGER_ANCHOR_TABLE") or ledger_table()
+
+
+def ledger_anchor_bucket() -> str | None:
+    """An S3 bucket with Object Lock in compliance mode keeping every checkpoint."""
+    return os.environ.get("KILN_LEDGER_ANCHOR_BUCKET") or None

@@ -104,13 +104,15 @@ def trusted(root: Path, specs: list[str], stack: str | None = None,
     return explicit_keys(specs, region) if specs else stack_keys(root, stack)
 
 
-def generate(path: Path) -> tuple[PublicKey, Path]:
-    """A new Ed25519 key file at ``path`` (mode 0600, never overwritten) and its ``.pub``."""
+def generate(path: Path, *, force: bool = False) -> tuple[PublicKey, Path]:
+    """A new Ed25519 key file at ``path`` (mode 0600) and its ``.pub``: both or neither,
+    never over an existing file unless ``force`` replaces both."""
 
     path = path.expanduser()
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        public = generate_ed25519(path)
     except OSError as error:
-        raise BakeError(f"{path}: cannot write the key ({error.strerror})") from None
+        raise BakeError(f"{path.parent}: cannot create the key's directory "
+                        f"({error.strerror})") from None
+    public = generate_ed25519(path, force=force)
     return public, path.with_suffix(".pub")

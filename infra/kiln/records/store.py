@@ -9,7 +9,6 @@ to a temp file and renamed, so a crash never leaves half a file.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,11 +16,41 @@ from typing import Any
 
 from kiln.errors import BakeError, VerifyError
 from kiln.project import layout
-from kiln.project.files import atomic_write
-from kiln.release.record import ArtifactRecord, RecordError, canonical, parse_record
+from kiln.project.files import ReadError, atomic_write, read_bytes
+from kiln.release.record import (
+    DIGEST,
+    ArtifactRecord,
+    RecordError,
+    canonical,
+    check_schema,
+    load_json,
+    parse_record,
+)
+from kiln.release.signing import ECDSA_P256, ED25519
+
+# Records and signature files kiln writes are a few KiB.
+MAX_FILE_BYTES = 1024 * 1024
 
 SIGNATURE_SCHEMA = "kiln.signature/v1"
 SIGNATURE_SUFFIX = ".sig.json"
+_TEXT = {"type": "string", "minLength": 1, "maxLength": 1024}
+# The JSON schema of a ``.sig.json`` file: every field kiln reads, with its type.
+SIGNATURE_FILE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["schema", "record", "keyId", "keyType", "publicKey", "signatures"],
+    "properties": {
+        "schema": {"const": SIGNATURE_SCHEMA},
+        "record": {"type": "string", "pattern": DIGEST.pattern},
+        "keyId": _TEXT,
+        "keyType": {"enum": [ED25519, ECDSA_P256]},
+        "publicKey": {"type": "string", "maxLength": 4096},
+        "signatures": {"type": "array", "minItems": 1, "maxItems": 1000, "items": {
+            "type": "object", "required": ["image", "location", "signature"],
+            "properties": {"image": _TEXT, "location": _TEXT,
+                           "signature": {"type": "string", "minLength": 1,
+                                         "maxLength": 1024}}}},
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -47,16 +76,15 @@ class SignatureFile:
 
     @classmethod
     def from_json(cls, data: Any, where: str) -> SignatureFile:
+        if not isinstance(data, dict) or data.get("schema") != SIGNATURE_SCHEMA:
+            raise VerifyError(f"{where}: not a {SIGNATURE_SCHEMA} file")
         try:
-            if data["schema"] != SIGNATURE_SCHEMA:
-                raise VerifyError(f"{where}: not a {SIGNATURE_SCHEMA} file")
-            signed = tuple(Signed(str(s["image"]), str(s["location"]), str(s["signature"]))
-                           for s in data["signatures"])
-            return cls(str(data["record"]), str(data["keyId"]), str(data["keyType"]),
-                       str(data["publicKey"]), signed)
-        except (KeyError, TypeError):
-            raise VerifyError(f"{where}: not a {SIGNATURE_SCHEMA} file (fields "
-                              "missing)") from None
+            check_schema(data, SIGNATURE_FILE_SCHEMA, "signature file")
+        except RecordError as error:
+            raise VerifyError(f"{where}: {error}") from None
+        signed = tuple(Signed(s["image"], s["location"], s["signature"])
+                       for s in data["signatures"])
+        return cls(data["record"], data["keyId"], data["keyType"], data["publicKey"], signed)
 
 
 def signature_path(record_path: Path) -> Path:
@@ -83,12 +111,14 @@ def remove(*paths: Path) -> None:
 
 
 def read_signatures(path: Path) -> SignatureFile:
+    if not path.exists() and not path.is_symlink():
+        raise VerifyError(f"no signature file {path} beside the record (unsigned)")
     try:
-        data = json.loads(path.read_bytes())
-    except FileNotFoundError:
-        raise VerifyError(f"no signature file {path} beside the record (unsigned)") from None
-    except ValueError:
-        raise VerifyError(f"{path}: signature file is not JSON") from None
+        data = load_json(read_bytes(path, MAX_FILE_BYTES), "signature file")
+    except ReadError as error:
+        raise VerifyError(str(error)) from None
+    except RecordError as error:
+        raise VerifyError(f"{path}: {error}") from None
     return SignatureFile.from_json(data, str(path))
 
 
@@ -109,10 +139,17 @@ def find(root: Path, digest: str) -> Path | None:
 
 
 def load(path: Path) -> tuple[ArtifactRecord, str]:
+    """Parse the record file at ``path``; every failure is one line naming it."""
     try:
-        return parse_record(path.read_bytes())
-    except FileNotFoundError:
-        raise BakeError(f"{path}: record not found") from None
+        data = read_bytes(path, MAX_FILE_BYTES)
+    except ReadError as error:
+        if not path.exists():
+            raise BakeError(f"{path}: record not found") from None
+        raise RecordError(str(error)) from None
+    try:
+        return parse_record(data)
+    except RecordError as error:
+        raise RecordError(f"{path}: {error}") from None
 
 
 def latest(root: Path, name: str,

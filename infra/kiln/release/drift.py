@@ -78,8 +78,22 @@ def colour_drift(colour: str, release: Release, observed: Observed | None,
     return drift
 
 
+def health_drift(colour: str, *, serving: int, in_service: int, desired: int | None,
+                 min_healthy: int) -> list[str]:
+    """The live colour: at least ``min_healthy`` serving instances (healthy targets that are
+    in-service instances of its ASG running its image), and in service at its capacity."""
+    drift = []
+    if serving < min_healthy:
+        drift.append(f"{colour} (live): {serving} serving instance{'s' * (serving != 1)}, "
+                     f"below minHealthy {min_healthy}")
+    if desired is not None and in_service != desired:
+        drift.append(f"{colour} (live): {in_service} in service, desired capacity {desired}")
+    return drift
+
+
 def stray_drift(running: Mapping[str, str], declared: Iterable[str]) -> list[str]:
-    """Every instance tagged for the stack runs an image some colour declares."""
+    """Every instance of the stack (tagged, in its subnets or registered in its target
+    groups) runs an image some colour declares."""
     known = set(declared)
     return [f"instance {instance} runs {image}, which no colour declares"
             for instance, image in sorted(running.items()) if image not in known]

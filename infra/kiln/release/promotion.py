@@ -13,10 +13,11 @@ from typing import Any
 
 from kiln.errors import KilnError
 from kiln.model.stack import Release, StackSettings
+from kiln.release import history as history_rules
 from kiln.release.ledger import Entry
 from kiln.release.record import short_digest
 
-ARRIVALS = ("deploy", "promote")
+ARRIVALS = history_rules.ARRIVALS
 
 
 class GateError(KilnError):
@@ -87,21 +88,40 @@ def check_order(order: Sequence[str], source: str, target: str, skip_reason: str
 
 
 def check_proven(history: Iterable[Entry], stack: str, record: str) -> Entry:
-    """The entry that brought ``record`` to ``stack``, if it was not rolled back since."""
+    """The ``served`` outcome of ``record`` on ``stack``, if it was not rolled back since.
+
+    Only outcomes count: an intent or a ``staged`` entry says what kiln meant to do, not
+    that the release ever took traffic on a healthy colour."""
     arrived: Entry | None = None
+    intended: Entry | None = None
     rolled_back: Entry | None = None
     for entry in history:
         if entry.stack != stack:
             continue
-        if entry.action in ARRIVALS and entry.subject.get("record") == record:
-            arrived, rolled_back = entry, None
+        if entry.action in ARRIVALS and history_rules.record_of(entry) == record:
+            if history_rules.phase(entry) == history_rules.SERVED:
+                arrived, rolled_back = entry, None
+            else:
+                intended = entry
         elif entry.action == "rollback" and arrived is not None \
-                and entry.details.get("from", {}).get("record") == record:
+                and history_rules.phase(entry) == history_rules.DONE \
+                and history_rules.side(entry, "from").get("record") == record:
             rolled_back = entry
     if arrived is None:
+        seen = (f"; ledger seq {intended.seq} records it "
+                f"{history_rules.phase(intended)}, not served") if intended else ""
         raise GateError("history gate: the ledger shows no deploy of release "
-                        f"{short_digest(record)} to {stack}")
+                        f"{short_digest(record)} to {stack} that served{seen}")
     if rolled_back is not None:
         raise GateError(f"history gate: release {short_digest(record)} was rolled back on {stack} "
                         f"(ledger seq {rolled_back.seq}) after it was deployed there")
     return arrived
+
+
+def proven(history: Iterable[Entry], stack: str, record: str) -> bool:
+    """Does the history gate pass ``record`` on ``stack``?"""
+    try:
+        check_proven(history, stack, record)
+    except GateError:
+        return False
+    return True

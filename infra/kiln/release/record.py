@@ -27,6 +27,88 @@ class RecordError(KilnError, ValueError):
     """A record is malformed or does not match what it is checked against (one line)."""
 
 
+_NAME = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"}
+_DIGEST = {"type": "string", "pattern": DIGEST.pattern}
+_TEXT = {"type": "string", "minLength": 1, "maxLength": 1024}
+_OBJECT = {"type": "object"}
+
+# What kiln reads from a record, with the types it reads it as; other fields are carried.
+RECORD_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["schema", "kind", "name", "images", "source", "inputs", "tools", "builtAt",
+                 "packerRunUuid"],
+    "properties": {
+        "schema": {"const": SCHEMA},
+        "kind": {"enum": list(KINDS)},
+        "name": _NAME,
+        "images": {"type": "object", "minProperties": 1,
+                   "additionalProperties": _TEXT},
+        "source": {"type": "object", "properties": {
+            "commit": {"type": ["string", "null"]}, "dirty": {"type": "boolean"}}},
+        "inputs": {"type": "object", "properties": {"inputHash": {"type": "string"}}},
+        "tools": _OBJECT,
+        "builtAt": _TEXT,
+        "packerRunUuid": _TEXT,
+        "copyOf": _DIGEST,
+        "copiedFrom": {"type": "object", "required": ["image", "region"],
+                       "properties": {"image": _TEXT, "region": _TEXT}},
+    },
+    "allOf": [
+        {"if": {"properties": {"kind": {"const": "ami"}}},
+         "then": {"properties": {"images": {
+             "propertyNames": {"pattern": r"^[a-z]{2,4}(-[a-z]+)+-[0-9]{1,2}$"},
+             "additionalProperties": {"type": "string",
+                                      "pattern": r"^ami-[0-9a-f]{8,17}$"}}}}},
+        {"if": {"properties": {"kind": {"const": "container"}}},
+         "then": {"properties": {"images": {
+             "required": ["repository", "digest"],
+             "properties": {"digest": _DIGEST}}}}},
+    ],
+}
+
+
+def field_path(parts: Any) -> str:
+    """``["images", "eu-west-1"]`` → ``images.eu-west-1``; ``["a", 0]`` → ``a[0]``."""
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else str(part)
+    return text or "(top level)"
+
+
+def check_schema(data: Any, schema: Mapping[str, Any], what: str) -> None:
+    """Raise a one-line :class:`RecordError` naming the first bad field of ``data``."""
+    # jsonschema costs ~85 ms to import; commands that read no record never pay it.
+    import jsonschema  # noqa: PLC0415
+
+    error = jsonschema.exceptions.best_match(
+        jsonschema.Draft202012Validator(schema).iter_errors(data))
+    if error is not None:
+        message = " ".join(error.message.split())
+        if len(message) > 160:
+            message = message[:157] + "..."
+        raise RecordError(f"{what} field {field_path(error.absolute_path)}: {message}")
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def load_json(raw: bytes, what: str) -> Any:
+    """Strict JSON: UTF-8, no NaN or Infinity, bounded nesting; one-line errors."""
+    try:
+        return json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+    except UnicodeDecodeError as error:
+        raise RecordError(f"{what} is not UTF-8 (byte {error.start}: {error.reason})") \
+            from None
+    except json.JSONDecodeError as error:
+        raise RecordError(f"{what} is not JSON ({error.msg} at line {error.lineno})") \
+            from None
+    except ValueError as error:
+        raise RecordError(f"{what} is not JSON ({error})") from None
+    except RecursionError:
+        raise RecordError(f"{what} is not JSON kiln reads (nested too deeply)") from None
+
+
 def canonical(value: Any) -> bytes:
     """Canonical JSON bytes: sorted keys, compact separators, UTF-8, no NaN."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
@@ -86,8 +168,10 @@ class ArtifactRecord:
             raise RecordError(f"record is missing {', '.join(missing)}")
         if data["kind"] not in KINDS:
             raise RecordError(f"record kind {data['kind']!r} is not one of {', '.join(KINDS)}")
-        if data["kind"] == "container" and not {"repository", "digest"} <= set(data["images"]):
+        if data["kind"] == "container" and isinstance(data["images"], Mapping) \
+                and not {"repository", "digest"} <= set(data["images"]):
             raise RecordError("container record needs images.repository and images.digest")
+        check_schema(data, RECORD_SCHEMA, "record")
         return cls(kind=data["kind"], name=data["name"], images=dict(data["images"]),
                    source=dict(data["source"]), inputs=dict(data["inputs"]),
                    tools=dict(data["tools"]), built_at=data["builtAt"],
@@ -102,13 +186,7 @@ def parse_record(text: bytes | str) -> tuple[ArtifactRecord, str]:
     re-indented) no longer has the digest that was signed.
     """
     raw = text.encode("utf-8") if isinstance(text, str) else text
-    try:
-        data = json.loads(raw)
-    except json.JSONDecodeError as error:
-        raise RecordError(f"record is not JSON ({error.msg} at line {error.lineno})") from None
-    except UnicodeDecodeError:
-        raise RecordError("record is not UTF-8") from None
-    record = ArtifactRecord.from_json(data)
+    record = ArtifactRecord.from_json(load_json(raw, "record"))
     if record.canonical() != raw.rstrip(b"\n"):
         raise RecordError("record bytes are not canonical JSON (edited after signing?)")
     return record, record.digest

@@ -10,7 +10,8 @@ from __future__ import annotations
 import base64
 import binascii
 import os
-from collections.abc import Iterable
+import tempfile
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -82,20 +83,93 @@ class Ed25519FileSigner:
         return PublicKey(self.key_id, ED25519, _public_pem(self._key.public_key()))
 
 
-def generate_ed25519(path: Path) -> PublicKey:
-    """Write a new Ed25519 private key (mode 0600, never overwriting) and return its public half."""
+def generate_ed25519(path: Path, *, force: bool = False) -> PublicKey:
+    """Write a new Ed25519 private key at ``path`` (mode 0600) and its public half beside it
+    (``.pub``): both files or neither, and never over an existing one unless ``force``
+    (which replaces both). Return the public half."""
+    public_path = path.with_suffix(".pub")
+    if path.suffix == ".pub":
+        raise SignatureError(f"{path}: a .pub path names the public half; give the private "
+                             f"key's path (e.g. {path.with_suffix('.pem')})")
+    for target, what in ((path, "the private key"), (public_path, "the public key")):
+        if target.is_dir():
+            raise SignatureError(f"{target}: is a directory, not a file for {what}")
+        if not force and (target.exists() or target.is_symlink()):
+            raise SignatureError(f"{target}: already exists; refusing to overwrite a key "
+                                 "(--force replaces both files)")
     key = ed25519.Ed25519PrivateKey.generate()
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption())
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        raise SignatureError(f"{path}: already exists; refusing to overwrite a key") from None
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(pem)
+    private_pem = key.private_bytes(serialization.Encoding.PEM,
+                                    serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption())
     public = PublicKey(path.stem, ED25519, _public_pem(key.public_key()))
-    path.with_suffix(".pub").write_text(public.pem)
+    temps: list[Path] = []
+    try:
+        temps.append(_temp_file(path, private_pem, 0o600))
+        temps.append(_temp_file(public_path, public.pem.encode(), 0o644))
+        (_replace_both if force else _link_both)(temps[0], path, temps[1], public_path)
+    finally:
+        for temp in temps:
+            temp.unlink(missing_ok=True)
     return public
+
+
+def _temp_file(beside: Path, data: bytes, mode: int) -> Path:
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{beside.name}.", dir=beside.parent)
+    except OSError as error:
+        raise SignatureError(f"{beside}: cannot write the key ({error.strerror})") from None
+    try:
+        os.fchmod(fd, mode)
+        os.write(fd, data)
+        os.fsync(fd)
+    except OSError as error:
+        Path(name).unlink(missing_ok=True)
+        raise SignatureError(f"{beside}: cannot write the key ({error.strerror})") from None
+    finally:
+        os.close(fd)
+    return Path(name)
+
+
+def _link_both(private_tmp: Path, path: Path, public_tmp: Path, public_path: Path) -> None:
+    """Give each file its name only if the name is free (a link never replaces a file)."""
+    _place(os.link, private_tmp, path)
+    try:
+        _place(os.link, public_tmp, public_path)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+
+
+def _replace_both(private_tmp: Path, path: Path, public_tmp: Path, public_path: Path) -> None:
+    """Replace both files; if the public half cannot be placed, the old private key is
+    put back, so a failed --force loses no key."""
+    backup = None
+    if path.exists():
+        backup = path.with_name(f".{path.name}.{os.getpid()}.old")
+        _place(os.link, path, backup)
+    try:
+        _place(os.replace, private_tmp, path)
+        try:
+            _place(os.replace, public_tmp, public_path)
+        except BaseException:
+            if backup is not None:
+                os.replace(backup, path)
+            else:
+                path.unlink(missing_ok=True)
+            raise
+    finally:
+        if backup is not None:
+            backup.unlink(missing_ok=True)
+
+
+def _place(how: Callable[[Path, Path], None], source: Path, target: Path) -> None:
+    try:
+        how(source, target)
+    except FileExistsError:
+        raise SignatureError(f"{target}: already exists; refusing to overwrite a key "
+                             "(--force replaces both files)") from None
+    except OSError as error:
+        raise SignatureError(f"{target}: cannot write the key ({error.strerror})") from None
 
 
 def load_public(pem: str, key_type: str, key_id: str = "") -> ed25519.Ed25519PublicKey | \

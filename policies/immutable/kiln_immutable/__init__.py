@@ -4,9 +4,21 @@ Importing the package registers every rule (:data:`RULES`, dispatched by type to
 :func:`rules_for`); :mod:`kiln_immutable.pack` turns them into pulumi-policy policies.
 """
 
-from . import channels, compute, images, lifecycle, network, scaling, stack
+from . import (
+    channels,
+    compute,
+    fleets,
+    images,
+    lifecycle,
+    network,
+    perimeter,
+    scaling,
+    shell,
+    stack,
+    surface,
+)
 from .rulebook import DISPATCH, RULES, Resource, Rule, Stack, StackResource, evaluate, rules_for
 
 __all__ = ["DISPATCH", "RULES", "Resource", "Rule", "Stack", "StackResource", "channels",
-           "compute", "evaluate", "images", "lifecycle", "network", "rules_for", "scaling",
-           "stack"]
+           "compute", "evaluate", "fleets", "images", "lifecycle", "network", "perimeter",
+           "rules_for", "scaling", "shell", "stack", "surface"]

@@ -7,8 +7,10 @@ immutable fleet forbids. Rules that need to see a role and its attachments toget
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
+from typing import Any
 
 from . import iam
 from .rulebook import Resource, resource_rule
@@ -23,6 +25,11 @@ from .values import listed, mapping, present
 
 PATCH_DOCUMENT = re.compile(r"patch", re.IGNORECASE)
 COMMAND_TASK_TYPES = frozenset({"RUN_COMMAND"})
+# Automation actions (and API calls through aws:executeAwsApi) that act on instances.
+AUTOMATION_ACTIONS = re.compile(
+    r"aws:(runcommand|runshellscript|runpowershellscript|executescript|runinstances|"
+    r"changeinstancestate|ssmsession)|sendcommand|startsession|createassociation|"
+    r"sendsshpublickey", re.IGNORECASE)
 CHANNEL_REMEDIATION = ("Remove it. Changes reach instances only as a new signed image deployed "
                        "to the idle colour.")
 
@@ -45,7 +52,9 @@ def association_no_commands(resource: Resource) -> Iterator[str]:
 
 @resource_rule(
     "kiln-ssm-maintenancewindowtask-no-commands", types=(SSM_WINDOW_TASK,), severity="high",
-    description="Maintenance windows run no commands and apply no patch baselines.",
+    description="No maintenance window tasks: of any type, they act on the fleet on a "
+                "schedule (Run Command, Automation, or a Lambda or state machine with a "
+                "service role that can).",
     remediation=CHANNEL_REMEDIATION)
 def window_task_no_commands(resource: Resource) -> Iterator[str]:
     props = resource.props
@@ -55,19 +64,36 @@ def window_task_no_commands(resource: Resource) -> Iterator[str]:
         yield f"taskType {task_type} runs {task!r} on instances"
     elif isinstance(task, str) and PATCH_DOCUMENT.search(task):
         yield f"task {task!r} applies a patch baseline to running instances"
+    else:
+        yield (f"a {task_type or 'untyped'} maintenance window task ({task!r}) runs against "
+               "the window's targets on a schedule")
     parameters = mapping(props.get("taskInvocationParameters"))
-    if present(parameters.get("runCommandParameters")) and task_type not in COMMAND_TASK_TYPES:
-        yield "taskInvocationParameters.runCommandParameters sends commands to instances"
+    for key in ("runCommandParameters", "automationParameters"):
+        if present(parameters.get(key)) and task_type not in COMMAND_TASK_TYPES:
+            yield f"taskInvocationParameters.{key} acts on instances"
+
+
+def _automation_steps(content: Any) -> list[str]:
+    """The instance-reaching actions an Automation document's content names."""
+    text = content if isinstance(content, str) else json.dumps(content, default=str)
+    return sorted({m.group(0).lower() for m in AUTOMATION_ACTIONS.finditer(text)})
 
 
 @resource_rule(
     "kiln-ssm-document-no-command-documents", types=(SSM_DOCUMENT,), severity="high",
-    description="No SSM Command documents (scripts to run on instances).",
+    description="No SSM documents that run on instances: Command, Session or Package "
+                "documents, or Automation documents with a run-command or script step.",
     remediation=CHANNEL_REMEDIATION)
 def document_no_command(resource: Resource) -> Iterator[str]:
     kind = resource.props.get("documentType")
-    if str(kind or "").strip().lower() in ("command", ""):
-        yield f"documentType {kind!r} defines commands to run on instances"
+    normalized = str(kind or "").strip().lower()
+    if normalized != "automation":
+        if normalized in ("command", "", "session", "package", "policy"):
+            yield f"documentType {kind!r} defines what runs on, or connects to, instances"
+        return
+    steps = _automation_steps(resource.props.get("content"))
+    if steps:
+        yield f"the Automation document's steps reach instances ({', '.join(steps)})"
 
 
 @resource_rule(
@@ -80,8 +106,8 @@ def instance_connect_endpoint(resource: Resource) -> Iterator[str]:
 
 @resource_rule(
     "kiln-iam-role-no-shell-access", types=(IAM_ROLE,), severity="critical",
-    description="Instance roles grant no ssm:StartSession, ssm:SendCommand or "
-                "ec2-instance-connect:SendSSHPublicKey.",
+    description="Instance roles grant no Systems Manager registration, messaging, "
+                "command, session or Instance Connect action.",
     remediation="Remove the statement or managed policy from the instance role.")
 def role_no_shell_access(resource: Resource) -> Iterator[str]:
     props = resource.props

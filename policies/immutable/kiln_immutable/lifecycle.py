@@ -19,7 +19,7 @@ def _ignored(resource: Resource, properties: tuple[str, ...]) -> Iterator[str]:
     wanted = {p.lower() for p in properties}
     for path in resource.ignore_changes:
         head = path_head(path)
-        if head == "*":
+        if head and set(head) == {"*"}:
             yield "ignoreChanges ['*'] ignores every property, including the image"
         elif head in wanted:
             yield f"ignoreChanges includes {path!r}"
@@ -27,10 +27,12 @@ def _ignored(resource: Resource, properties: tuple[str, ...]) -> Iterator[str]:
 
 @resource_rule(
     "kiln-ec2-launchtemplate-no-ignore-changes", types=(LAUNCH_TEMPLATE,), severity="high",
-    description="Launch templates do not ignore changes to imageId or userData.",
+    description="Launch templates do not ignore changes to imageId, userData, keyName, "
+                "iamInstanceProfile or metadataOptions.",
     remediation=REMEDIATION)
 def launch_template_ignore_changes(resource: Resource) -> Iterator[str]:
-    yield from _ignored(resource, ("imageId", "userData"))
+    yield from _ignored(resource, ("imageId", "userData", "keyName", "iamInstanceProfile",
+                                   "metadataOptions"))
 
 
 @resource_rule(

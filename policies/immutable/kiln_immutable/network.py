@@ -10,7 +10,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from .rulebook import Resource, resource_rule
-from .tokens import INGRESS_RULE, SECURITY_GROUP, SECURITY_GROUP_RULE
+from .tokens import DEFAULT_SECURITY_GROUP, INGRESS_RULE, SECURITY_GROUP, SECURITY_GROUP_RULE
 from .values import listed, number
 
 ADMIN_PORTS = {22: "SSH", 3389: "RDP"}
@@ -71,8 +71,10 @@ def _sources(rule: Mapping[str, Any], *keys: str) -> list[str]:
 
 
 @resource_rule(
-    "kiln-ec2-securitygroup-no-admin-ingress", types=(SECURITY_GROUP,), severity="critical",
-    description="Security groups open no SSH (22) or RDP (3389) ingress from any source.",
+    "kiln-ec2-securitygroup-no-admin-ingress", types=(SECURITY_GROUP, DEFAULT_SECURITY_GROUP),
+    severity="critical",
+    description="Security groups (the VPC's default one included) open no SSH (22) or RDP "
+                "(3389) ingress from any source.",
     remediation=REMEDIATION)
 def security_group_no_admin_ingress(resource: Resource) -> Iterator[str]:
     for index, rule in enumerate(listed(resource.props.get("ingress"))):

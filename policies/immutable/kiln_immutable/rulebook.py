@@ -44,6 +44,9 @@ class StackResource:
     urn: str
     props: Mapping[str, Any]
     parent: str = ""
+    # Its region as for :class:`Resource`, and its ignoreChanges option.
+    region: str | None = None
+    ignore_changes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

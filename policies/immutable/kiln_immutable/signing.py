@@ -1,8 +1,8 @@
 """Verify kiln release statements with the trusted public keys from the pack config.
 
 The statement is :func:`contract.statement`. Ed25519 signatures are 64 raw bytes; ECDSA P-256
-signatures (the AWS KMS ``ECDSA_SHA_256`` form) are DER, or 64 raw ``r || s`` bytes.
-Signatures are base64.
+signatures are DER (the AWS KMS ``ECDSA_SHA_256`` form), exactly as kiln verifies them: 64 raw
+``r || s`` bytes are refused. Signatures are base64.
 """
 
 from __future__ import annotations
@@ -17,11 +17,8 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from .contract import ECDSA_P256, ED25519, KEY_ID, KEY_PEM, KEY_TYPE, KEY_TYPES, TRUSTED_KEYS
-
-RAW_ECDSA_SIZE = 64
 
 
 @dataclass(frozen=True)
@@ -80,17 +77,8 @@ def verify(signature: bytes, message: bytes, keys: Iterable[TrustedKey]) -> str 
             if isinstance(trusted.key, ed25519.Ed25519PublicKey):
                 trusted.key.verify(signature, message)
             else:
-                trusted.key.verify(_der(signature), message, ec.ECDSA(hashes.SHA256()))
+                trusted.key.verify(signature, message, ec.ECDSA(hashes.SHA256()))
         except (InvalidSignature, ValueError):
             continue
         return trusted.id
     return None
-
-
-def _der(signature: bytes) -> bytes:
-    """DER as is; 64 raw bytes (r || s) re-encoded as DER."""
-    if len(signature) == RAW_ECDSA_SIZE:
-        half = RAW_ECDSA_SIZE // 2
-        return encode_dss_signature(int.from_bytes(signature[:half], "big"),
-                                    int.from_bytes(signature[half:], "big"))
-    return signature

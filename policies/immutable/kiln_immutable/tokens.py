@@ -32,3 +32,26 @@ LAMBDA_FUNCTION = "aws:lambda/function:Function"
 # The alb module's types are aliases of the lb ones, registered under their own tokens.
 LISTENERS = ("aws:lb/listener:Listener", "aws:alb/listener:Listener")
 TARGET_GROUPS = ("aws:lb/targetGroup:TargetGroup", "aws:alb/targetGroup:TargetGroup")
+
+# Types that launch instances or hold ingress outside a kiln fleet, or run commands.
+DEFAULT_SECURITY_GROUP = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"
+NETWORK_ACL = "aws:ec2/networkAcl:NetworkAcl"
+DEFAULT_NETWORK_ACL = "aws:ec2/defaultNetworkAcl:DefaultNetworkAcl"
+NETWORK_ACL_RULE = "aws:ec2/networkAclRule:NetworkAclRule"
+SPOT_FLEET = "aws:ec2/spotFleetRequest:SpotFleetRequest"
+EC2_FLEET = "aws:ec2/fleet:Fleet"
+LIGHTSAIL_INSTANCE = "aws:lightsail/instance:Instance"
+LIGHTSAIL_PORTS = "aws:lightsail/instancePublicPorts:InstancePublicPorts"
+CLOUDFORMATION_STACK = "aws:cloudformation/stack:Stack"
+CLOUDFORMATION_STACK_SET = "aws:cloudformation/stackSet:StackSet"
+NATIVE_SECURITY_GROUP = "aws-native:ec2:SecurityGroup"
+NATIVE_INGRESS = "aws-native:ec2:SecurityGroupIngress"
+NATIVE_INSTANCE = "aws-native:ec2:Instance"
+SSM_SERVICE_SETTING = "aws:ssm/serviceSetting:ServiceSetting"
+SSM_DEFAULT_PATCH_BASELINE = "aws:ssm/defaultPatchBaseline:DefaultPatchBaseline"
+EVENT_TARGET = "aws:cloudwatch/eventTarget:EventTarget"
+SCHEDULE = "aws:scheduler/schedule:Schedule"
+ECS_SERVICE = "aws:ecs/service:Service"
+REMOTE_COMMANDS = ("command:remote:Command", "command:remote:CopyFile",
+                   "command:remote:CopyToRemote")
+LOCAL_COMMAND = "command:local:Command"

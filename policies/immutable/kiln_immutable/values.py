@@ -73,7 +73,20 @@ def by_digest(reference: Any) -> bool:
     return isinstance(reference, str) and bool(DIGEST_REFERENCE.search(reference))
 
 
+PATH_HEAD = re.compile(
+    r"""\s*(?:\[\s*(?P<quote>["'])(?P<quoted>(?:\\.|(?!(?P=quote)).)*)(?P=quote)\s*\]"""
+    r"""|\[\s*(?P<star>\*)\s*\]|(?P<bare>[^.\[]*))""", re.DOTALL)
+
+
 def path_head(path: str) -> str:
-    """First segment of a property path, normalised: ``image_id`` / ``imageId[0]`` → ``imageid``."""
-    head = re.split(r"[.\[]", path.strip(), maxsplit=1)[0]
-    return head.replace("_", "").replace('"', "").lower()
+    """First segment of a property path, normalised for comparison: ``imageId``,
+    ``image_id``, ``imageId[0]``, ``imageId.x``, ``["imageId"]`` and ``['imageId']`` all give
+    ``imageid``; ``*`` and ``[*]`` give ``*``."""
+    found = PATH_HEAD.match(path)
+    if found is None:  # pragma: no cover - the pattern matches every string
+        return ""
+    if found.group("star"):
+        return "*"
+    head = found.group("quoted") if found.group("quote") else found.group("bare")
+    head = re.sub(r"\\(.)", r"\1", head or "")
+    return head.strip().replace("_", "").replace('"', "").lower()

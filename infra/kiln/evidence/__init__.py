@@ -1,0 +1,1 @@
+"""Evidence for others: in-toto/SLSA provenance in DSSE envelopes, and signed release bundles."""
