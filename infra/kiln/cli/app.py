@@ -16,9 +16,10 @@ from kiln import __version__
 from kiln.cli import audit_verbs, bake_verbs, ledger_verbs, release_verbs
 from kiln.cli.base import hard_exit, out
 from kiln.cli.evidence_verbs import evidence_cmd
+from kiln.cli.usage import CONTEXT, OneLineErrors
 
 app = typer.Typer(name="kiln", add_completion=False, no_args_is_help=True,
-                  pretty_exceptions_enable=False,
+                  pretty_exceptions_enable=False, cls=OneLineErrors, context_settings=CONTEXT,
                   help="Immutable infrastructure on AWS: signed images, blue/green stacks.")
 
 

@@ -37,9 +37,11 @@ class LazyConsole:
         return getattr(self._console, name)
 
 
-# The one pair of consoles of the command. Piped output keeps whole lines (a terminal's own
-# width applies when there is one).
-out = LazyConsole(highlight=False, width=None if sys.stdout.isatty() else 240)
+# The one pair of consoles of the command. Piped output is never wrapped, so `grep` sees
+# whole lines (a terminal's own width applies when there is one).
+PIPED_WIDTH = 10_000
+out = (LazyConsole(highlight=False) if sys.stdout.isatty()
+       else LazyConsole(highlight=False, width=PIPED_WIDTH, soft_wrap=True))
 err = LazyConsole(stderr=True, highlight=False, soft_wrap=True)
 
 
