@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kiln.bake import inputs, machine, registry
+from kiln.bake import inputs, machine, registry_auth
 from kiln.bake.packer import Packer, version_tuple
 from kiln.errors import BakeError, BuildError
 
@@ -210,13 +210,13 @@ def test_plugin_and_packer_versions_change_the_input_hash() -> None:
 
 
 def test_a_bearer_challenge_names_realm_service_and_scope() -> None:
-    kind, params = registry.challenge(
+    kind, params = registry_auth.challenge(
         'Bearer realm="https://ghcr.io/token",service="ghcr.io",'
         'scope="repository:acme/web:pull"')
     assert kind == "bearer"
     assert params == {"realm": "https://ghcr.io/token", "service": "ghcr.io",
                       "scope": "repository:acme/web:pull"}
-    assert registry.challenge('Basic realm="Registry Realm"') == ("basic",
+    assert registry_auth.challenge('Basic realm="Registry Realm"') == ("basic",
                                                                   {"realm": "Registry Realm"})
 
 
@@ -232,10 +232,10 @@ def test_a_bearer_challenge_names_realm_service_and_scope() -> None:
 def test_credentials_go_to_a_token_endpoint_only_over_https(realm: str, host: str,
                                                             allowed: bool) -> None:
     if allowed:
-        assert registry.check_realm(realm, host) == realm
+        assert registry_auth.check_realm(realm, host) == realm
     else:
         with pytest.raises(BuildError, match="only over HTTPS"):
-            registry.check_realm(realm, host)
+            registry_auth.check_realm(realm, host)
 
 
 @pytest.mark.parametrize(("host", "expected"), [
@@ -243,4 +243,4 @@ def test_credentials_go_to_a_token_endpoint_only_over_https(realm: str, host: st
     ("[::1]:5000", True), ("127.0.0.1.example.com", False), ("ghcr.io", False),
     ("10.0.0.1:5000", False)])
 def test_plain_http_only_for_this_machine(host: str, expected: bool) -> None:
-    assert registry.loopback(host) is expected
+    assert registry_auth.loopback(host) is expected

@@ -2,7 +2,7 @@
 
 ECR repositories (``<account>.dkr.ecr.<region>.amazonaws.com/<name>``) are asked through
 the ECR API; any other registry through the Registry HTTP API v2 with Docker's credentials
-(``registry``; plain HTTP only for loopback, as Docker itself allows). Both answer the
+(``registry_auth``; plain HTTP only for loopback, as Docker itself allows). Both answer the
 question the bake cache asks: does this repository already hold a tag named after these
 inputs?
 """
@@ -15,7 +15,7 @@ import subprocess
 from dataclasses import dataclass
 
 from kiln.aws import ecr as ecr_api
-from kiln.bake import registry
+from kiln.bake import registry_auth
 from kiln.errors import BakeError
 
 ECR_HOST = re.compile(r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com$")
@@ -40,7 +40,7 @@ class Repository:
 
     @property
     def loopback(self) -> bool:
-        return registry.loopback(self.host)
+        return registry_auth.loopback(self.host)
 
 
 def parse_repository(text: str) -> Repository:
@@ -61,7 +61,7 @@ def digest_for_tag(repository: Repository, tag: str) -> str | None:
     ecr = ECR_HOST.match(repository.host)
     if ecr:
         return ecr_api.digest_for_tag(ecr["account"], repository.path, tag, ecr["region"])
-    return registry.manifest_digest(repository.host, repository.path, tag, MANIFEST_TYPES)
+    return registry_auth.manifest_digest(repository.host, repository.path, tag, MANIFEST_TYPES)
 
 
 def local_image_id(reference: str) -> str | None:
